@@ -1,0 +1,93 @@
+import fp from 'fastify-plugin'
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { OpenAIError, invalidRequest, isOpenAIError, notFound, serverError, type OpenAIErrorType } from '../src/errors.js'
+import { validationParam } from '../src/http/validation-param.js'
+
+const TYPE_BY_STATUS: Readonly<Record<number, OpenAIErrorType>> = {
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  429: 'rate_limit_error'
+}
+
+/** Fastify's own errors (body parsing, validation, limits) as OpenAI errors. */
+function fromFastifyError (err: FastifyError): OpenAIError {
+  if (err.validation !== undefined) {
+    const first = err.validation[0]
+    const param = first === undefined ? null : validationParam(first, err.validationContext)
+    const allowed = first?.params?.allowedValues
+    const problem = Array.isArray(allowed) ? `must be one of: ${allowed.map(String).join(', ')}` : first?.message ?? 'is invalid'
+    return invalidRequest(`Invalid request: ${param ?? err.validationContext ?? 'body'} ${problem}.`, param, 'invalid_value')
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new OpenAIError(415, 'Unsupported Content-Type: send the request body as application/json.', { type: 'invalid_request_error', code: 'unsupported_media_type' })
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new OpenAIError(413, 'The request body is too large.', { type: 'invalid_request_error', code: 'request_too_large' })
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return invalidRequest('The request body is empty; send a JSON object.', null, 'invalid_json')
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return invalidRequest('The request body is not valid JSON.', null, 'invalid_json')
+  }
+  const status = err.statusCode ?? 500
+  if (status === 400 && err instanceof SyntaxError) return invalidRequest('The request body is not valid JSON.', null, 'invalid_json')
+  if (status >= 400 && status < 500) {
+    return new OpenAIError(status, err.message, { type: TYPE_BY_STATUS[status] ?? 'invalid_request_error', code: err.code ?? null })
+  }
+  if (status === 503) return serverError(503, 'The server is not accepting requests right now.', 'unavailable', err)
+  return serverError(500, 'Internal server error.', 'internal_error', err)
+}
+
+interface KnownRoute {
+  method: string
+  pattern: RegExp
+}
+
+function patternOf (url: string): RegExp {
+  const escaped = url.split('/').map((seg) => {
+    if (seg === '*') return '.*'
+    if (seg.startsWith(':')) return '[^/]+'
+    return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  })
+  return new RegExp(`^${escaped.join('/')}/?$`)
+}
+
+/**
+ * One error shape for everything: Fastify's errors, ours, unknown routes (404) and known routes
+ * asked with the wrong method (405). 5xx details are logged, never sent.
+ */
+const errorHandler: FastifyPluginAsync = async (fastify) => {
+  const routes: KnownRoute[] = []
+  fastify.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method]
+    for (const method of methods) routes.push({ method, pattern: patternOf(route.url) })
+  })
+
+  const send = async (err: OpenAIError, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (err.statusCode >= 500) request.log.error({ err: err.cause ?? err, code: err.code }, err.message)
+    else request.log.info({ status: err.statusCode, code: err.code, param: err.param }, err.message)
+    for (const [name, value] of Object.entries(err.headers)) void reply.header(name, value)
+    await reply.code(err.statusCode).send(err.toEnvelope())
+  }
+
+  fastify.setErrorHandler(async (error, request, reply) => {
+    const err = isOpenAIError(error) ? error : fromFastifyError(error as FastifyError)
+    await send(err, request, reply)
+  })
+
+  fastify.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?', 1)[0] ?? '/'
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))]
+    // CORS answers OPTIONS on every path; that alone does not make a path a known route.
+    if (allowed.some((m) => m !== 'OPTIONS' && m !== 'HEAD')) {
+      void reply.header('allow', allowed.join(', '))
+      await send(new OpenAIError(405, `Method ${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}.`, {
+        type: 'invalid_request_error', code: 'method_not_allowed'
+      }), request, reply)
+      return
+    }
+    await send(notFound(`Unknown route: ${request.method} ${path}.`, 'unknown_url'), request, reply)
+  })
+}
+
+export default fp(errorHandler, { name: 'error-handler', fastify: '5.x' })

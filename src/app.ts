@@ -1,0 +1,45 @@
+import sensible from '@fastify/sensible'
+import type { FastifyInstance } from 'fastify'
+import type { CodexBackend } from './backends/types.js'
+import type { Config } from './config.js'
+import admissionPlugin from '../plugins/admission.js'
+import authPlugin from '../plugins/auth.js'
+import codexPlugin from '../plugins/codex.js'
+import configPlugin from '../plugins/config.js'
+import corsPlugin from '../plugins/cors.js'
+import errorHandler from '../plugins/error-handler.js'
+import ssePlugin from '../plugins/sse.js'
+import turnSignalPlugin from '../plugins/turn-signal.js'
+import usagePlugin from '../plugins/usage.js'
+import healthRoutes from '../routes/health.js'
+import chatCompletionsRoutes from '../routes/v1/chat-completions.js'
+import modelsRoutes from '../routes/v1/models.js'
+import usageRoutes from '../routes/v1/usage.js'
+
+export interface AppOptions {
+  config: Config
+  /** A ready-made backend instead of the one CODEX_BACKEND names (tests, embedding). */
+  backend?: CodexBackend | undefined
+}
+
+/** The one place that knows the order of plugins and routes. */
+export async function registerApp (app: FastifyInstance, opts: AppOptions): Promise<void> {
+  await app.register(configPlugin, { config: opts.config })
+  await app.register(errorHandler)
+  await app.register(sensible)
+  await app.register(corsPlugin)
+  await app.register(usagePlugin)
+  await app.register(admissionPlugin)
+  await app.register(turnSignalPlugin)
+  await app.register(ssePlugin)
+  await app.register(codexPlugin, { backend: opts.backend })
+
+  await app.register(healthRoutes)
+  // The encapsulation boundary is the auth boundary: the key is checked for /v1/* only.
+  await app.register(async (v1) => {
+    await v1.register(authPlugin)
+    await v1.register(modelsRoutes)
+    await v1.register(chatCompletionsRoutes)
+    await v1.register(usageRoutes)
+  }, { prefix: '/v1' })
+}

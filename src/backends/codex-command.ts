@@ -1,0 +1,94 @@
+import { constants, existsSync, mkdirSync, accessSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import type { Config } from '../config.js'
+
+const TARGETS: Readonly<Record<string, { triple: string, pkg: string }>> = {
+  'linux-x64': { triple: 'x86_64-unknown-linux-musl', pkg: '@openai/codex-linux-x64' },
+  'linux-arm64': { triple: 'aarch64-unknown-linux-musl', pkg: '@openai/codex-linux-arm64' },
+  'darwin-x64': { triple: 'x86_64-apple-darwin', pkg: '@openai/codex-darwin-x64' },
+  'darwin-arm64': { triple: 'aarch64-apple-darwin', pkg: '@openai/codex-darwin-arm64' },
+  'win32-x64': { triple: 'x86_64-pc-windows-msvc', pkg: '@openai/codex-win32-x64' },
+  'win32-arm64': { triple: 'aarch64-pc-windows-msvc', pkg: '@openai/codex-win32-arm64' }
+}
+
+export interface CodexBinary {
+  path: string
+  /** Set for the pinned npm package: the root its launcher would report to Codex. */
+  packageRoot?: string | undefined
+}
+
+/**
+ * The Codex executable: CODEX_BIN, or the native binary inside the pinned `@openai/codex`
+ * package. Running the binary directly (not the npm launcher) saves a Node process per child and
+ * lets signals reach Codex itself.
+ */
+export function resolveCodexBinary (config: Pick<Config, 'CODEX_BIN'>): CodexBinary {
+  if (config.CODEX_BIN !== undefined) return { path: config.CODEX_BIN }
+  const target = TARGETS[`${process.platform}-${process.arch}`]
+  const require = createRequire(import.meta.url)
+  let packageRoot: string
+  try {
+    packageRoot = dirname(require.resolve('@openai/codex/package.json'))
+  } catch {
+    return { path: 'codex' }
+  }
+  if (target !== undefined) {
+    try {
+      const platformRoot = dirname(createRequire(join(packageRoot, 'package.json')).resolve(`${target.pkg}/package.json`))
+      const path = join(platformRoot, 'vendor', target.triple, 'bin', process.platform === 'win32' ? 'codex.exe' : 'codex')
+      if (existsSync(path)) return { path, packageRoot }
+    } catch {
+      // Optional platform package missing: fall back to the launcher below.
+    }
+  }
+  return { path: join(packageRoot, 'bin', 'codex.js'), packageRoot }
+}
+
+/** Variables of the proxy itself that a Codex child has no business seeing. */
+const PRIVATE_ENV = /^(PROXY_|TOKEN_LOG_PATH$|RATE_LIMIT_)/
+
+export function codexEnv (config: Pick<Config, 'CODEX_HOME'>, binary: CodexBinary, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!PRIVATE_ENV.test(key)) env[key] = value
+  }
+  env.CODEX_HOME = config.CODEX_HOME
+  if (binary.packageRoot !== undefined) {
+    env.CODEX_MANAGED_BY_NPM = '1'
+    env.CODEX_MANAGED_PACKAGE_ROOT = binary.packageRoot
+  }
+  return { ...env, ...extra }
+}
+
+/**
+ * Why CODEX_HOME cannot be used, or undefined when it can. Codex writes state there even for
+ * ephemeral threads; a read-only home once produced empty 200 answers, so it is refused loudly.
+ */
+export function codexHomeProblem (home: string): string | undefined {
+  let isDir: boolean
+  try {
+    isDir = statSync(home).isDirectory()
+  } catch {
+    return `CODEX_HOME ${home} does not exist: create it (with config.toml and auth.json) or point CODEX_HOME elsewhere`
+  }
+  if (!isDir) return `CODEX_HOME ${home} is not a directory`
+  try {
+    accessSync(home, constants.W_OK)
+  } catch {
+    return `CODEX_HOME ${home} is not writable by this user: Codex keeps its state there; mount it read-write`
+  }
+  return undefined
+}
+
+/** Creates the working directory of Codex children if it is missing. */
+export function ensureWorkdir (dir: string): void {
+  mkdirSync(dir, { recursive: true })
+}
+
+/** A short human reason for a failed spawn. */
+export function spawnProblem (bin: string, err: NodeJS.ErrnoException): string {
+  if (err.code === 'ENOENT') return `Codex binary not found: ${bin} (install dependencies with npm ci, or set CODEX_BIN)`
+  if (err.code === 'EACCES') return `Codex binary is not executable: ${bin}`
+  return `Codex could not be started (${bin}): ${err.message}`
+}

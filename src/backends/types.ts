@@ -1,0 +1,128 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/**
+ * The neutral contract between HTTP APIs and Codex backends. Nothing here knows Chat
+ * Completions: a conversation of items and settings goes in, events come out.
+ */
+
+/** Reasoning effort levels, lowest first (Codex 0.169 knows all of them; models support subsets). */
+export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max', 'ultra'] as const
+export type ReasoningEffort = typeof REASONING_EFFORTS[number]
+
+export function isReasoningEffort (value: unknown): value is ReasoningEffort {
+  return typeof value === 'string' && (REASONING_EFFORTS as readonly string[]).includes(value)
+}
+
+export type ContentPart =
+  | { type: 'text', text: string }
+  /** `url` is always a data URL by the time a backend sees it. */
+  | { type: 'image', url: string, detail?: 'auto' | 'low' | 'high' | undefined }
+
+export type MessageRole = 'system' | 'developer' | 'user' | 'assistant'
+
+export type ConversationItem =
+  | { type: 'message', role: MessageRole, content: ContentPart[] }
+  | { type: 'tool_call', id: string, name: string, arguments: string }
+  | { type: 'tool_result', callId: string, output: string }
+
+/** A JSON Schema object, passed through untouched. */
+export type JsonSchema = Record<string, unknown>
+
+export interface ToolSpec {
+  name: string
+  description?: string | undefined
+  parameters: JsonSchema
+  strict?: boolean | undefined
+}
+
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string }
+
+export interface OutputFormat {
+  type: 'json_schema' | 'json_object'
+  name?: string | undefined
+  schema?: JsonSchema | undefined
+  strict?: boolean | undefined
+}
+
+export interface CompletionRequest {
+  /** Correlates logs; never sent anywhere. */
+  requestId: string
+  /** Codex model slug, or undefined for Codex's own default model. */
+  model: string | undefined
+  effort: ReasoningEffort | undefined
+  items: ConversationItem[]
+  tools: ToolSpec[]
+  toolChoice: ToolChoice
+  parallelToolCalls: boolean
+  outputFormat: OutputFormat | undefined
+}
+
+export interface TokenUsage {
+  promptTokens: number
+  completionTokens: number
+  totalTokens: number
+  cachedTokens?: number | undefined
+  reasoningTokens?: number | undefined
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls'
+
+export type BackendEvent =
+  /** Codex acknowledged the turn: from here on, silence is measured against the idle limit. */
+  | { type: 'started' }
+  | { type: 'text', text: string }
+  | { type: 'reasoning', text: string }
+  | { type: 'tool_call', id: string, name: string, arguments: string }
+  | { type: 'usage', usage: TokenUsage }
+  | { type: 'done', finishReason: FinishReason }
+
+/** What a backend can honour; a request asking for more is refused with a 400, never trimmed. */
+export interface BackendCapabilities {
+  tools: boolean
+  images: boolean
+  structuredOutput: boolean
+}
+
+/** A model as Codex describes it (`model/list`, `codex debug models`). */
+export interface CodexModel {
+  slug: string
+  displayName: string
+  efforts: ReasoningEffort[]
+  defaultEffort: ReasoningEffort | undefined
+  isDefault: boolean
+}
+
+export const WorkerStatusSchema = Type.Object({
+  id: Type.Integer(),
+  pid: Type.Union([Type.Integer(), Type.Null()]),
+  state: Type.Union(['starting', 'ready', 'stopping', 'stopped', 'failed'].map((s) => Type.Literal(s))),
+  inFlight: Type.Integer(),
+  restarts: Type.Integer()
+})
+export type WorkerStatus = Static<typeof WorkerStatusSchema>
+
+export interface BackendHealth {
+  ready: boolean
+  /** Why not ready: a message an operator can act on. */
+  reason?: string | undefined
+  workers?: WorkerStatus[] | undefined
+}
+
+export type BackendKind = 'app-server' | 'exec' | 'proto'
+
+export interface CodexBackend {
+  readonly kind: BackendKind
+  readonly capabilities: BackendCapabilities
+  /** Prepares the backend (spawns workers). Resolves even when Codex is unusable: see health(). */
+  start (): Promise<void>
+  health (): BackendHealth
+  /** The models Codex offers; empty when the backend cannot tell. */
+  models (): Promise<readonly CodexModel[]>
+  /**
+   * Runs one turn. Errors are thrown as OpenAIError. Aborting `signal` cancels the work at once
+   * (kills the child / interrupts the turn); the iterator then throws the signal's reason.
+   */
+  complete (request: CompletionRequest, signal: AbortSignal): AsyncIterable<BackendEvent>
+  /** Stops everything the backend started; in-flight turns fail. */
+  close (): Promise<void>
+}

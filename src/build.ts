@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { registerApp, type AppOptions } from './app.js'
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/**
+ * One structured access-log line per request (method, path, status, time, request id); the
+ * incoming-request line only at debug. Headers are never logged, so keys cannot leak.
+ */
+class AccessLog extends LogController {
+  constructor () {
+    super({ requestIdLogLabel: 'requestId' })
+  }
+
+  override incomingRequest (request: Parameters<LogController['incomingRequest']>[0]): void {
+    request.log.debug({ method: request.method, url: request.url }, 'incoming request')
+  }
+
+  override requestCompleted (error: unknown, request: Parameters<LogController['requestCompleted']>[1], reply: Parameters<LogController['requestCompleted']>[2]): void {
+    const line = {
+      method: request.method,
+      url: request.url.split('?', 1)[0],
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+      ua: request.headers['user-agent']
+    }
+    if (error !== undefined && error !== null) reply.log.warn({ ...line, err: error }, 'request errored')
+    else reply.log.info(line, 'request completed')
+  }
+}
+
+export interface BuildOptions extends AppOptions {
+  /** pino options or false; defaults to JSON logs at LOG_LEVEL. */
+  logger?: boolean | Record<string, unknown> | undefined
+}
+
+/**
+ * Builds the Fastify instance: server limits and timeouts (so slow clients cannot hold sockets),
+ * request ids, key redaction, and the app itself.
+ */
+export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
+  const { config } = opts
+  const app = Fastify({
+    logger: opts.logger ?? {
+      level: config.LOG_LEVEL,
+      redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]'], censor: '[redacted]' }
+    },
+    bodyLimit: config.PROXY_BODY_LIMIT_BYTES,
+    // Socket-level limits: headers within 15 s, a whole request body within 60 s, idle
+    // keep-alive sockets closed after 10 s, and headers no larger than 16 KiB.
+    connectionTimeout: 0,
+    requestTimeout: 60_000,
+    keepAliveTimeout: 10_000,
+    http: { headersTimeout: 15_000, maxHeaderSize: 16 * 1024 },
+    requestIdHeader: 'x-request-id',
+    logController: new AccessLog(),
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // JSON only: a text/plain body is a 415, not a string handed to the JSON schema.
+  app.removeContentTypeParser(['text/plain'])
+
+  // Echo the request id, but only a well-formed one: a client's header is not trusted into logs blindly.
+  app.addHook('onRequest', async (request, reply) => {
+    const incoming = request.headers['x-request-id']
+    if (typeof incoming === 'string' && !REQUEST_ID.test(incoming)) request.id = randomUUID()
+    void reply.header('x-request-id', request.id)
+  })
+
+  await registerApp(app, opts)
+  return app
+}

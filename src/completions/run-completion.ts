@@ -1,0 +1,124 @@
+import { isOpenAIError, timeoutError, toOpenAIError, type OpenAIError } from '../errors.js'
+import type { BackendEvent, CodexBackend, CompletionRequest, FinishReason, TokenUsage } from '../backends/types.js'
+import type { Admission } from './admission.js'
+
+export interface TurnLimits {
+  /** Whole request. */
+  totalMs: number
+  /** Until Codex acknowledges the turn (its first event). */
+  ackMs: number
+  /** Between events once the turn runs. */
+  idleMs: number
+}
+
+/** How a turn ended, for the usage ledger, metrics and logs. */
+export interface TurnOutcome {
+  /** HTTP status the turn amounts to: 200, the error's status, or 499 when the client left. */
+  status: number
+  error: OpenAIError | undefined
+  usage: TokenUsage | undefined
+  finishReason: FinishReason | undefined
+  completionChars: number
+  durationMs: number
+  /** From the start of the request to the first text, reasoning or tool call. */
+  firstTokenMs: number | undefined
+  /** Time spent waiting for a turn slot. */
+  queuedMs: number
+}
+
+export interface RunCompletionOptions {
+  backend: Pick<CodexBackend, 'complete'>
+  admission: Admission
+  limits: TurnLimits
+  /** Aborts when the client is gone (or the server shuts down). */
+  signal: AbortSignal
+  onSettled?: ((outcome: TurnOutcome) => void) | undefined
+}
+
+const CLIENT_CLOSED = 499
+
+/**
+ * One turn from admission to settlement: waits for a slot, runs the backend under the total,
+ * acknowledgement and idle limits, and reports the outcome exactly once. The events pass through
+ * unchanged, so streaming and non-streaming answers share this one path.
+ */
+export async function * runCompletion (request: CompletionRequest, opts: RunCompletionOptions): AsyncGenerator<BackendEvent> {
+  const startedAt = performance.now()
+  const outcome: TurnOutcome = {
+    status: 200, error: undefined, usage: undefined, finishReason: undefined, completionChars: 0, durationMs: 0, firstTokenMs: undefined, queuedMs: 0
+  }
+  const work = new AbortController()
+  const onClientAbort = (): void => { work.abort(opts.signal.reason) }
+  let release: (() => void) | undefined
+  let totalTimer: NodeJS.Timeout | undefined
+  let idleTimer: NodeJS.Timeout | undefined
+  let source: AsyncIterator<BackendEvent> | undefined
+  const armIdle = (ms: number, what: string): void => {
+    clearTimeout(idleTimer)
+    if (ms > 0) idleTimer = setTimeout(() => { work.abort(timeoutError(`Codex ${what} for ${ms} ms; the turn was cancelled.`)) }, ms)
+  }
+
+  try {
+    release = await opts.admission.acquire(opts.signal)
+    outcome.queuedMs = performance.now() - startedAt
+    opts.signal.throwIfAborted()
+    opts.signal.addEventListener('abort', onClientAbort, { once: true })
+    if (opts.limits.totalMs > 0) {
+      const ms = opts.limits.totalMs
+      totalTimer = setTimeout(() => { work.abort(timeoutError(`The request took longer than ${ms} ms (PROXY_TIMEOUT_MS); the turn was cancelled.`)) }, ms)
+    }
+    armIdle(opts.limits.ackMs, 'did not acknowledge the request')
+
+    source = opts.backend.complete(request, work.signal)[Symbol.asyncIterator]()
+    for (;;) {
+      const next = await source.next()
+      if (next.done === true) break
+      const event = next.value
+      armIdle(opts.limits.idleMs, 'was silent')
+      switch (event.type) {
+        case 'text':
+        case 'reasoning':
+          outcome.completionChars += event.text.length
+          outcome.firstTokenMs ??= performance.now() - startedAt
+          break
+        case 'tool_call':
+          outcome.completionChars += event.name.length + event.arguments.length
+          outcome.firstTokenMs ??= performance.now() - startedAt
+          break
+        case 'usage':
+          outcome.usage = event.usage
+          break
+        case 'done':
+          outcome.finishReason = event.finishReason
+          break
+        case 'started':
+          break
+      }
+      yield event
+      // A slow reader is not a silent Codex: measure silence from when we ask for more.
+      armIdle(opts.limits.idleMs, 'was silent')
+    }
+  } catch (err) {
+    const reason: unknown = work.signal.aborted ? work.signal.reason : err
+    if (opts.signal.aborted && !isOpenAIError(reason)) {
+      outcome.status = CLIENT_CLOSED
+    } else {
+      outcome.error = toOpenAIError(isOpenAIError(reason) ? reason : err)
+      outcome.status = outcome.error.statusCode
+    }
+    throw outcome.error ?? err
+  } finally {
+    clearTimeout(totalTimer)
+    clearTimeout(idleTimer)
+    opts.signal.removeEventListener('abort', onClientAbort)
+    if (!work.signal.aborted && outcome.finishReason === undefined && outcome.error === undefined) {
+      // The consumer stopped early (client gone): cancel the work rather than let it run on.
+      if (opts.signal.aborted) outcome.status = CLIENT_CLOSED
+      work.abort(opts.signal.aborted ? opts.signal.reason : new Error('response abandoned'))
+    }
+    await source?.return?.()
+    release?.()
+    outcome.durationMs = performance.now() - startedAt
+    opts.onSettled?.(outcome)
+  }
+}

@@ -1,0 +1,133 @@
+import { availableParallelism, tmpdir } from 'node:os'
+import { isAbsolute, join, resolve } from 'node:path'
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+/** The model-id character set: what may ever be handed to Codex as a model slug. */
+export const MODEL_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$'
+const PROVIDER_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$'
+
+const Milliseconds = (def: number, description: string) =>
+  Type.Integer({ minimum: 0, maximum: 86_400_000, default: def, description })
+
+/**
+ * Every environment variable the service reads. The schema is the type, the defaults, the
+ * validator and (through `docs/config.md` and the README table) the documentation.
+ */
+export const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 11435, description: 'HTTP port.' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Listen address. A non-loopback address requires a non-default PROXY_API_KEY.' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info', description: 'pino log level.' }
+  ),
+  PROXY_API_KEY: Type.String({ minLength: 1, default: 'codex-local-secret', description: 'The key clients send as `Authorization: Bearer …` or `x-api-key`.' }),
+
+  CODEX_BACKEND: Type.Union([Type.Literal('app-server'), Type.Literal('exec'), Type.Literal('proto')], {
+    default: 'app-server',
+    description: 'app-server: warm pool of `codex app-server` processes; exec: `codex exec --json` per request; proto: legacy `codex proto` per request (and the dev shim).'
+  }),
+  CODEX_MODEL: Type.Optional(Type.String({ pattern: MODEL_ID_PATTERN, description: 'Model the `codex-5*` aliases run. Unset: Codex\'s own default model.' })),
+  CODEX_BIN: Type.Optional(Type.String({ minLength: 1, description: 'Codex executable. Default: the pinned `@openai/codex` binary from node_modules.' })),
+  CODEX_HOME: Type.String({ minLength: 1, default: '.codex-api', description: 'Codex home (config.toml, auth.json, state). Must exist and be writable.' }),
+  CODEX_FORCE_PROVIDER: Type.Optional(Type.String({ pattern: PROVIDER_ID_PATTERN, description: 'Force `model_provider` to this provider id from config.toml.' })),
+  PROXY_SANDBOX_MODE: Type.Union([Type.Literal('read-only'), Type.Literal('workspace-write'), Type.Literal('danger-full-access')], {
+    default: 'read-only', description: 'Codex sandbox for any command the model could run.'
+  }),
+  PROXY_CODEX_WORKDIR: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-work'), description: 'Working directory of Codex threads and children; created if missing.' }),
+  PROXY_APP_SERVER_WORKERS: Type.Integer({ minimum: 1, maximum: 32, default: 1, description: 'Number of `codex app-server` processes.' }),
+
+  PROXY_ENABLE_CORS: Type.Boolean({ default: true, description: 'Answer CORS preflights in the app (turn off when the edge does it).' }),
+  PROXY_CORS_ORIGINS: Type.String({ default: '*', description: 'Comma-separated allowed origins, or `*`.' }),
+  PROXY_PROTECT_MODELS: Type.Boolean({ default: false, description: 'Require the API key for `/v1/models`.' }),
+  PROXY_METRICS_PUBLIC: Type.Boolean({ default: false, description: 'Serve `/metrics` without the API key.' }),
+
+  PROXY_TIMEOUT_MS: Milliseconds(300_000, 'Longest a request may run in total.'),
+  PROXY_IDLE_TIMEOUT_MS: Milliseconds(15_000, 'Longest Codex may take to acknowledge a request (start the turn); a Codex that says nothing is hung.'),
+  PROXY_STREAM_IDLE_TIMEOUT_MS: Milliseconds(300_000, 'Longest silence between events once a turn runs (streaming and non-streaming).'),
+  PROXY_PROTO_IDLE_MS: Milliseconds(120_000, 'The same silence limit for `codex proto` children.'),
+  PROXY_KILL_ON_DISCONNECT: Type.Boolean({ default: true, description: 'Cancel the turn (kill the child / interrupt the thread) when the client disconnects.' }),
+  SSE_KEEPALIVE_MS: Milliseconds(15_000, '`: keepalive` comment interval on streams; 0 turns it off. Alias: PROXY_SSE_KEEPALIVE_MS.'),
+  PROXY_STREAM_MODE: Type.Union([Type.Literal('incremental'), Type.Literal('buffered')], {
+    default: 'incremental', description: 'incremental: forward deltas as they arrive; buffered: one content chunk when the answer is complete.'
+  }),
+
+  PROXY_MAX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 4096, default: Math.max(4, availableParallelism() * 8), description: 'Turns run at once; more wait in the queue.' }),
+  PROXY_MAX_QUEUE: Type.Integer({ minimum: 0, maximum: 100_000, default: 64, description: 'Requests that may wait for a turn slot; beyond it 429.' }),
+  PROXY_QUEUE_TIMEOUT_MS: Milliseconds(30_000, 'Longest a request waits in the queue before 429.'),
+  PROXY_RATE_LIMIT_ENABLED: Type.Boolean({ default: false, description: 'In-app request rate limit per API key (for deployments without Traefik).' }),
+  RATE_LIMIT_AVG: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 200, description: 'Average requests per second (Traefik, and the in-app limit).' }),
+  RATE_LIMIT_BURST: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 400, description: 'Burst size (Traefik, and the in-app limit).' }),
+
+  PROXY_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, default: 20 * 1024 * 1024, description: 'Largest request body (images arrive inline).' }),
+  PROXY_IMAGE_MAX_BYTES: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 10 * 1024 * 1024, description: 'Largest image the proxy downloads for an http(s) image_url.' }),
+  PROXY_IMAGE_FETCH_TIMEOUT_MS: Milliseconds(10_000, 'Timeout of an image download.'),
+  PROXY_IMAGE_ALLOW_PRIVATE: Type.Boolean({ default: false, description: 'Allow image downloads from loopback, private and link-local addresses.' }),
+
+  TOKEN_LOG_PATH: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-usage.ndjson'), description: 'NDJSON usage log.' }),
+  PROXY_SHUTDOWN_GRACE_MS: Milliseconds(10_000, 'On SIGTERM/SIGINT, the longest the server waits for open work before exiting.')
+}, { additionalProperties: false })
+
+export type Config = Readonly<Static<typeof ConfigSchema>>
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[]
+  constructor (problems: readonly string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+const ALIASES: Readonly<Record<string, string>> = { PROXY_SSE_KEEPALIVE_MS: 'SSE_KEEPALIVE_MS' }
+const SECRET_KEYS = new Set(['PROXY_API_KEY'])
+const PATH_KEYS = ['CODEX_HOME', 'PROXY_CODEX_WORKDIR', 'TOKEN_LOG_PATH', 'CODEX_BIN'] as const
+
+/**
+ * Reads the configuration from an environment: picks the known keys, applies aliases and
+ * defaults, converts strings, and reports every invalid variable at once. The result is frozen.
+ */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const raw: Record<string, unknown> = {}
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key]
+    if (value !== undefined && value !== '') raw[key] = value.trim()
+  }
+  for (const [alias, key] of Object.entries(ALIASES)) {
+    const value = env[alias]
+    if (raw[key] === undefined && value !== undefined && value !== '') raw[key] = value.trim()
+  }
+
+  const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw)) as Record<string, unknown>
+  const problems = [...Value.Errors(ConfigSchema, converted)].map((e) => {
+    const key = e.path.replace(/^\//, '')
+    const shown = SECRET_KEYS.has(key) ? '<redacted>' : JSON.stringify(raw[key])
+    return `${key}=${shown}: ${e.message}`
+  })
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  const config = converted as Static<typeof ConfigSchema>
+  for (const key of PATH_KEYS) {
+    const value = config[key]
+    // A bare command name (CODEX_BIN=codex) is looked up on PATH, not made relative to cwd.
+    if (value !== undefined && !isAbsolute(value) && (key !== 'CODEX_BIN' || value.includes('/'))) {
+      config[key] = resolve(cwd, value)
+    }
+  }
+  return Object.freeze(config)
+}
+
+/** Whether a listen address only accepts connections from this machine. */
+export function isLoopbackHost (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host)
+}
+
+/** Refuses settings that are valid one by one but unsafe together. */
+export function assertSafeToListen (config: Config): void {
+  const defaultKey = ConfigSchema.properties.PROXY_API_KEY.default
+  if (!isLoopbackHost(config.HOST) && config.PROXY_API_KEY === defaultKey) {
+    throw new ConfigError([
+      `HOST=${config.HOST}: refusing to listen on a non-loopback address with the default PROXY_API_KEY; set a secret key`
+    ])
+  }
+}

@@ -1,0 +1,29 @@
+import closeWithGrace from 'close-with-grace'
+import { assertSafeToListen, ConfigError, loadConfig } from './config.js'
+import { buildApp } from './build.js'
+
+async function main (): Promise<void> {
+  let config
+  try {
+    config = loadConfig()
+    assertSafeToListen(config)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`)
+      process.exit(78)
+    }
+    throw err
+  }
+
+  const app = await buildApp({ config })
+  // First signal: stop accepting, interrupt turns, end streams, stop workers, flush the usage
+  // log. A second signal, or the grace period running out, exits at once.
+  closeWithGrace({ delay: config.PROXY_SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+    if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
+    else app.log.info({ signal }, 'shutting down')
+    await app.close()
+  })
+  await app.listen({ port: config.PORT, host: config.HOST })
+}
+
+await main()

@@ -1,0 +1,38 @@
+import type { TurnOutcome } from '../completions/run-completion.js'
+import { estimatedUsage } from './estimate.js'
+import type { UsageEvent } from './ledger.js'
+
+export interface UsageEventInfo {
+  route: string
+  method: string
+  requestedModel: string
+  effectiveModel: string
+  stream: boolean
+  promptChars: number
+  userAgent: string | undefined
+  requestId: string
+}
+
+/** The ledger line for a finished turn: Codex's own counts when it reported them, else the estimate. */
+export function usageEventFor (outcome: TurnOutcome, info: UsageEventInfo, now = new Date()): UsageEvent {
+  const usage = outcome.usage ?? estimatedUsage(info.promptChars, outcome.completionChars)
+  const event: UsageEvent = {
+    ts: now.toISOString(),
+    route: info.route,
+    method: info.method,
+    requested_model: info.requestedModel,
+    effective_model: info.effectiveModel,
+    stream: info.stream,
+    prompt_tokens_est: usage.promptTokens,
+    completion_tokens_est: usage.completionTokens,
+    total_tokens_est: usage.totalTokens,
+    duration_ms: Math.round(outcome.durationMs),
+    status: outcome.status,
+    user_agent: (info.userAgent ?? '').slice(0, 256),
+    usage_source: outcome.usage === undefined ? 'estimate' : 'codex',
+    request_id: info.requestId
+  }
+  if (usage.cachedTokens !== undefined) event.cached_tokens = usage.cachedTokens
+  if (usage.reasoningTokens !== undefined) event.reasoning_tokens = usage.reasoningTokens
+  return event
+}

@@ -1,0 +1,32 @@
+import type { BackendEvent, CodexBackend, CompletionRequest } from '../backends/types.js'
+import type { UsageLedger } from './ledger.js'
+import { formatUsageSummary, parseUsageQuery, type UsageRange } from './query.js'
+
+/** The text of the conversation's last user message, if the conversation ends with one. */
+export function lastUserText (request: CompletionRequest): string | undefined {
+  const last = request.items.at(-1)
+  if (last?.type !== 'message' || last.role !== 'user') return undefined
+  return last.content.map((p) => (p.type === 'text' ? p.text : '')).join('')
+}
+
+/** A usage query in the request ("usage today", …), answered from the ledger. */
+export function usageQueryOf (request: CompletionRequest, now?: Date): UsageRange | undefined {
+  const text = lastUserText(request)
+  return text === undefined ? undefined : parseUsageQuery(text, now)
+}
+
+/**
+ * Answers a usage query as if it were a turn, so the chat route streams or folds it like any
+ * other answer, and it is counted like any other request; no Codex process is involved.
+ */
+export function usageQueryBackend (ledger: UsageLedger, range: UsageRange): Pick<CodexBackend, 'complete'> {
+  return {
+    async * complete (_request: CompletionRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
+      yield { type: 'started' }
+      const summary = await ledger.summarize(range.start, range.end, range.group)
+      signal.throwIfAborted()
+      yield { type: 'text', text: formatUsageSummary(summary) }
+      yield { type: 'done', finishReason: 'stop' }
+    }
+  }
+}
