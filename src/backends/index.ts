@@ -1,15 +1,18 @@
-import type { Logger } from '../logger.js'
 import type { Config } from '../config.js'
+import type { Logger } from '../logger.js'
+import { packageVersion } from '../version.js'
+import { AppServerBackend } from './app-server/app-server-backend.js'
 import { ProtoBackend } from './proto.js'
 import type { CodexBackend } from './types.js'
 
 /** The backend CODEX_BACKEND names. */
 export function createBackend (config: Config, log: Logger): CodexBackend {
   switch (config.CODEX_BACKEND) {
+    case 'app-server':
+      return new AppServerBackend({ config, log, version: packageVersion() })
     case 'proto':
       return new ProtoBackend({ config, log })
     case 'exec':
-    case 'app-server':
-      throw new Error(`CODEX_BACKEND=${config.CODEX_BACKEND} is not available yet`)
+      throw new Error('CODEX_BACKEND=exec is not available yet')
   }
 }

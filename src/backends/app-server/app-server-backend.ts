@@ -1,0 +1,274 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Config } from '../../config.js'
+import { serverError, type OpenAIError } from '../../errors.js'
+import type { Logger } from '../../logger.js'
+import { codexEnv, codexHomeProblem, ensureWorkdir, resolveCodexBinary, spawnProblem, type CodexBinary } from '../codex-command.js'
+import { customProviderId, leanArgs, writeLeanCatalog } from '../lean-config.js'
+import { isReasoningEffort, type BackendEvent, type BackendHealth, type CodexBackend, type CodexModel, type CompletionRequest, type ReasoningEffort } from '../types.js'
+import { LOGIN_HINT } from './codex-errors.js'
+import { runTurn } from './turn.js'
+import { AppServerWorker } from './worker.js'
+
+export interface AppServerBackendOptions {
+  config: Config
+  log: Logger
+  /** Version reported to Codex as clientInfo (appears in the upstream User-Agent). */
+  version?: string | undefined
+}
+
+const BACKOFF_MIN_MS = 500
+const BACKOFF_MAX_MS = 30_000
+/** A worker that stayed up this long resets the backoff. */
+const STABLE_MS = 60_000
+const AUTH_RECHECK_MS = 15_000
+/** How long a request waits for a starting worker before it is refused. */
+const READY_WAIT_MS = 30_000
+
+interface Slot {
+  index: number
+  worker: AppServerWorker | undefined
+  restarts: number
+  backoffMs: number
+  timer: NodeJS.Timeout | undefined
+  startedAt: number
+}
+
+interface ModelListEntry {
+  model?: string
+  id?: string
+  displayName?: string
+  supportedReasoningEfforts?: Array<{ reasoningEffort?: string }>
+  defaultReasoningEffort?: string
+  isDefault?: boolean
+  hidden?: boolean
+}
+
+/**
+ * The default backend: a small pool of long-lived `codex app-server` processes. Requests go to
+ * the ready worker with the fewest turns in flight; a worker that exits or stops answering fails
+ * its turns at once and is replaced with backoff. Startup problems (no binary, CODEX_HOME missing
+ * or read-only, not logged in) keep the backend "not ready" with a reason an operator can act on.
+ */
+export class AppServerBackend implements CodexBackend {
+  readonly kind = 'app-server' as const
+  readonly capabilities = { tools: true, images: true, structuredOutput: true }
+  readonly #config: Config
+  readonly #log: Logger
+  readonly #binary: CodexBinary
+  readonly #version: string
+  readonly #slots: Slot[] = []
+  readonly #readyWaiters = new Set<() => void>()
+  #args: string[] = []
+  #env: NodeJS.ProcessEnv = {}
+  #catalogDir: string | undefined
+  #models: CodexModel[] = []
+  #problem: OpenAIError | undefined
+  #loggedIn: boolean | undefined
+  #authTimer: NodeJS.Timeout | undefined
+  #authFileMtime = 0
+  #closed = false
+
+  constructor (opts: AppServerBackendOptions) {
+    this.#config = opts.config
+    this.#log = opts.log.child({ backend: 'app-server' })
+    this.#binary = resolveCodexBinary(opts.config)
+    this.#version = opts.version ?? '0.0.0'
+  }
+
+  async start (): Promise<void> {
+    const config = this.#config
+    ensureWorkdir(config.PROXY_CODEX_WORKDIR)
+    const homeProblem = codexHomeProblem(config.CODEX_HOME)
+    if (homeProblem !== undefined) {
+      this.#problem = serverError(503, homeProblem, 'codex_home_unusable')
+      this.#log.error(homeProblem)
+      return
+    }
+    this.#env = codexEnv(config, this.#binary)
+    this.#catalogDir = mkdtempSync(join(tmpdir(), 'codex-completions-api-'))
+    let catalogPath: string | undefined
+    try {
+      const catalog = await writeLeanCatalog(this.#binary.path, this.#env, this.#catalogDir)
+      catalogPath = catalog.path
+      this.#models = catalog.models
+    } catch (err) {
+      const problem = (err as NodeJS.ErrnoException).code === 'ENOENT'
+        ? spawnProblem(this.#binary.path, err as NodeJS.ErrnoException)
+        : `Codex could not list its models (codex debug models): ${(err as Error).message.split('\n', 1)[0] ?? ''}`
+      this.#problem = serverError(503, problem, 'codex_unavailable')
+      this.#log.error({ err }, problem)
+      return
+    }
+    this.#args = ['app-server', ...leanArgs({ catalogPath, providerId: customProviderId(config), sandbox: config.PROXY_SANDBOX_MODE })]
+    for (let index = 0; index < config.PROXY_APP_SERVER_WORKERS; index++) {
+      const slot: Slot = { index, worker: undefined, restarts: 0, backoffMs: BACKOFF_MIN_MS, timer: undefined, startedAt: 0 }
+      this.#slots.push(slot)
+      this.#spawn(slot)
+    }
+  }
+
+  #spawn (slot: Slot): void {
+    if (this.#closed) return
+    slot.timer = undefined
+    slot.startedAt = Date.now()
+    const worker = new AppServerWorker({
+      id: slot.index,
+      bin: this.#binary.path,
+      args: this.#args,
+      cwd: this.#config.PROXY_CODEX_WORKDIR,
+      env: this.#env,
+      log: this.#log,
+      rpcTimeoutMs: Math.max(1000, this.#config.PROXY_IDLE_TIMEOUT_MS),
+      startTimeoutMs: Math.max(30_000, this.#config.PROXY_IDLE_TIMEOUT_MS),
+      clientVersion: this.#version
+    })
+    slot.worker = worker
+    void worker.child.exited.then((exit) => {
+      if (slot.worker === worker) this.#scheduleRestart(slot, exit.spawnError !== undefined)
+    })
+    void (async () => {
+      try {
+        await worker.start()
+        await this.#afterStart(worker)
+        this.#wakeWaiters()
+      } catch (err) {
+        this.#log.error({ err, worker: slot.index }, 'app-server worker failed to start')
+        await worker.child.kill()
+      }
+    })()
+  }
+
+  /** Login state and the model list, from the first worker that comes up. */
+  async #afterStart (worker: AppServerWorker): Promise<void> {
+    const account = await worker.account()
+    this.#loggedIn = account.loggedIn
+    this.#problem = undefined
+    this.#authFileMtime = this.#authMtime()
+    if (!account.loggedIn) {
+      this.#log.error(`Codex is not logged in. ${LOGIN_HINT}`)
+      this.#watchForLogin()
+    } else {
+      this.#log.info({ worker: worker.id, pid: worker.child.pid, account: account.detail }, 'app-server worker ready')
+    }
+    try {
+      const list = await worker.rpc.request<{ data?: ModelListEntry[] }>('model/list', {})
+      const models = (list.data ?? []).filter((m) => m.hidden !== true).map(toCodexModel).filter((m): m is CodexModel => m !== undefined)
+      if (models.length > 0) this.#models = models
+    } catch (err) {
+      this.#log.warn({ err }, 'model/list failed; using the catalog written at startup')
+    }
+  }
+
+  #authMtime (): number {
+    try {
+      return statSync(join(this.#config.CODEX_HOME, 'auth.json')).mtimeMs
+    } catch {
+      return 0
+    }
+  }
+
+  /** After `codex login` writes auth.json, recycle the workers so they pick the credentials up. */
+  #watchForLogin (): void {
+    if (this.#authTimer !== undefined || this.#closed) return
+    this.#authTimer = setInterval(() => {
+      const mtime = this.#authMtime()
+      if (mtime === this.#authFileMtime) return
+      this.#authFileMtime = mtime
+      this.#log.info('auth.json changed: restarting app-server workers')
+      clearInterval(this.#authTimer)
+      this.#authTimer = undefined
+      for (const slot of this.#slots) void slot.worker?.stop()
+    }, AUTH_RECHECK_MS)
+    this.#authTimer.unref()
+  }
+
+  #scheduleRestart (slot: Slot, spawnFailed: boolean): void {
+    if (this.#closed) return
+    slot.restarts += 1
+    if (Date.now() - slot.startedAt > STABLE_MS) slot.backoffMs = BACKOFF_MIN_MS
+    const delay = slot.backoffMs
+    slot.backoffMs = Math.min(BACKOFF_MAX_MS, slot.backoffMs * 2)
+    if (spawnFailed) this.#problem ??= slot.worker?.failure
+    this.#log.warn({ worker: slot.index, delayMs: delay, restarts: slot.restarts }, 'replacing app-server worker')
+    slot.timer = setTimeout(() => { this.#spawn(slot) }, delay)
+    slot.timer.unref()
+  }
+
+  #readyWorkers (): AppServerWorker[] {
+    return this.#slots.map((s) => s.worker).filter((w): w is AppServerWorker => w?.state === 'ready')
+  }
+
+  #wakeWaiters (): void {
+    for (const wake of this.#readyWaiters) wake()
+  }
+
+  health (): BackendHealth {
+    const workers = this.#slots.map((s) => (s.worker === undefined
+      ? { id: s.index, pid: null, state: 'starting' as const, inFlight: 0, restarts: s.restarts }
+      : s.worker.status(s.restarts)))
+    if (this.#closed) return { ready: false, reason: 'shutting down', workers }
+    if (this.#problem !== undefined) return { ready: false, reason: this.#problem.message, workers }
+    if (this.#loggedIn === false) return { ready: false, reason: `Codex is not logged in. ${LOGIN_HINT}`, workers }
+    if (this.#readyWorkers().length === 0) return { ready: false, reason: 'no app-server worker is ready yet', workers }
+    return { ready: true, workers }
+  }
+
+  async models (): Promise<readonly CodexModel[]> {
+    return this.#models
+  }
+
+  /** The ready worker with the fewest turns in flight, waiting (bounded) for one to come up. */
+  async #pick (signal: AbortSignal): Promise<AppServerWorker> {
+    const deadline = Date.now() + READY_WAIT_MS
+    for (;;) {
+      if (this.#closed) throw serverError(503, 'The server is shutting down.', 'shutting_down')
+      if (this.#problem !== undefined) throw this.#problem
+      if (this.#loggedIn === false) throw serverError(503, `Codex is not logged in on this server. ${LOGIN_HINT}`, 'codex_not_logged_in')
+      const ready = this.#readyWorkers()
+      if (ready.length > 0) return ready.reduce((a, b) => (b.inFlight < a.inFlight ? b : a))
+      const wait = deadline - Date.now()
+      if (wait <= 0) throw serverError(503, 'No Codex app-server worker is ready; it is starting or being replaced. Retry shortly.', 'codex_unavailable')
+      await new Promise<void>((resolve, reject) => {
+        const done = (): void => { clearTimeout(timer); this.#readyWaiters.delete(done); signal.removeEventListener('abort', aborted); resolve() }
+        const aborted = (): void => { done(); reject(signal.reason) }
+        const timer = setTimeout(done, Math.min(wait, 250))
+        this.#readyWaiters.add(done)
+        signal.addEventListener('abort', aborted, { once: true })
+      })
+    }
+  }
+
+  async * complete (request: CompletionRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
+    const worker = await this.#pick(signal)
+    yield * runTurn(worker, request, signal, {
+      cwd: this.#config.PROXY_CODEX_WORKDIR,
+      sandbox: this.#config.PROXY_SANDBOX_MODE,
+      log: this.#log,
+      cleanupTimeoutMs: Math.max(1000, Math.min(5000, this.#config.PROXY_IDLE_TIMEOUT_MS))
+    })
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    clearInterval(this.#authTimer)
+    for (const slot of this.#slots) clearTimeout(slot.timer)
+    await Promise.all(this.#slots.map(async (slot) => await slot.worker?.stop()))
+    this.#wakeWaiters()
+    if (this.#catalogDir !== undefined) rmSync(this.#catalogDir, { recursive: true, force: true })
+  }
+}
+
+function toCodexModel (m: ModelListEntry): CodexModel | undefined {
+  const slug = m.model ?? m.id
+  if (typeof slug !== 'string') return undefined
+  const efforts = (m.supportedReasoningEfforts ?? []).map((e) => e.reasoningEffort).filter((e): e is ReasoningEffort => isReasoningEffort(e))
+  return {
+    slug,
+    displayName: m.displayName ?? slug,
+    efforts,
+    defaultEffort: isReasoningEffort(m.defaultReasoningEffort) ? m.defaultReasoningEffort : undefined,
+    isDefault: m.isDefault === true
+  }
+}

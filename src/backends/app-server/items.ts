@@ -1,0 +1,116 @@
+import type { ContentPart, ConversationItem, ToolChoice, ToolSpec } from '../types.js'
+
+/** A raw Responses API input item, as `thread/inject_items` takes it. */
+export type ResponsesItem = Record<string, unknown>
+/** A `turn/start` input item (app-server's UserInput). */
+export type TurnInput = { type: 'text', text: string, text_elements: [] } | { type: 'image', url: string, detail?: string }
+
+export interface ThreadPlan {
+  /** Leading system/developer messages: they replace Codex's base prompt. */
+  baseInstructions: string | undefined
+  /** Everything before the new turn's input, in order. */
+  history: ResponsesItem[]
+  /** The last user message, or [] when the conversation ends otherwise (tool results). */
+  input: TurnInput[]
+}
+
+const textOf = (parts: readonly ContentPart[]): string => parts.map((p) => (p.type === 'text' ? p.text : '')).join('\n')
+
+function imagePart (part: Extract<ContentPart, { type: 'image' }>): ResponsesItem {
+  return part.detail === undefined ? { type: 'input_image', image_url: part.url } : { type: 'input_image', image_url: part.url, detail: part.detail }
+}
+
+/**
+ * Assistant content is output_text only in the Responses API; an image an assistant message
+ * carried is replayed as a user message at the same place, so the order of parts survives.
+ */
+function assistantItems (content: readonly ContentPart[]): ResponsesItem[] {
+  const items: ResponsesItem[] = []
+  for (const part of content) {
+    const last = items.at(-1)
+    if (part.type === 'text') {
+      if (last?.role === 'assistant') (last.content as ResponsesItem[]).push({ type: 'output_text', text: part.text })
+      else items.push({ type: 'message', role: 'assistant', content: [{ type: 'output_text', text: part.text }] })
+    } else if (last?.role === 'user') {
+      (last.content as ResponsesItem[]).push(imagePart(part))
+    } else {
+      items.push({ type: 'message', role: 'user', content: [imagePart(part)] })
+    }
+  }
+  return items
+}
+
+function toResponsesItems (item: ConversationItem): ResponsesItem[] {
+  switch (item.type) {
+    case 'message':
+      switch (item.role) {
+        // Codex silently drops role "system" from injected history: send it as developer.
+        case 'system':
+        case 'developer':
+          return [{ type: 'message', role: 'developer', content: [{ type: 'input_text', text: textOf(item.content) }] }]
+        case 'user':
+          return [{
+            type: 'message',
+            role: 'user',
+            content: item.content.map((p) => (p.type === 'text' ? { type: 'input_text', text: p.text } : imagePart(p)))
+          }]
+        case 'assistant':
+          return assistantItems(item.content)
+      }
+      break
+    case 'tool_call':
+      return [{ type: 'function_call', call_id: item.id, name: item.name, arguments: item.arguments }]
+    case 'tool_result':
+      return [{ type: 'function_call_output', call_id: item.callId, output: item.output }]
+  }
+  return []
+}
+
+/**
+ * Splits a conversation into what a fresh thread needs: base instructions, the history to inject,
+ * and the input of the one turn to run.
+ */
+export function planThread (items: readonly ConversationItem[]): ThreadPlan {
+  let start = 0
+  const base: string[] = []
+  while (start < items.length) {
+    const item = items[start]
+    if (item?.type !== 'message' || (item.role !== 'system' && item.role !== 'developer')) break
+    base.push(textOf(item.content))
+    start += 1
+  }
+  const rest = items.slice(start)
+  const last = rest.at(-1)
+  const endsWithUser = last?.type === 'message' && last.role === 'user'
+  const historyItems = endsWithUser ? rest.slice(0, -1) : rest
+  const input: TurnInput[] = endsWithUser
+    ? last.content.map((p): TurnInput => (p.type === 'text'
+      ? { type: 'text', text: p.text, text_elements: [] }
+      : p.detail === undefined ? { type: 'image', url: p.url } : { type: 'image', url: p.url, detail: p.detail }))
+    : []
+  return {
+    baseInstructions: base.length === 0 ? undefined : base.join('\n\n'),
+    history: historyItems.flatMap(toResponsesItems),
+    input
+  }
+}
+
+/** The request's tools as app-server dynamic tools (sent upstream as Responses function tools). */
+export function dynamicTools (tools: readonly ToolSpec[]): Array<Record<string, unknown>> {
+  return tools.map((t) => ({ type: 'function', name: t.name, description: t.description ?? '', inputSchema: t.parameters }))
+}
+
+/**
+ * What Codex cannot express as request fields (it always sends tool_choice "auto"), asked of the
+ * model in a developer message instead: a required or named tool call, at most one call, JSON only.
+ */
+export function toolingInstructions (opts: { toolChoice: ToolChoice, parallelToolCalls: boolean, hasTools: boolean, jsonMode: boolean }): string | undefined {
+  const lines: string[] = []
+  if (opts.hasTools) {
+    if (opts.toolChoice === 'required') lines.push('You must call one of the provided functions in your response.')
+    else if (typeof opts.toolChoice === 'object') lines.push(`You must call the function \`${opts.toolChoice.name}\` in your response.`)
+    if (!opts.parallelToolCalls) lines.push('Call at most one function per response.')
+  }
+  if (opts.jsonMode) lines.push('Respond with one valid JSON object and nothing else: no prose, no code fences.')
+  return lines.length === 0 ? undefined : lines.join('\n')
+}

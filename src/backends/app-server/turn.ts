@@ -1,0 +1,237 @@
+import { serverError } from '../../errors.js'
+import type { Logger } from '../../logger.js'
+import { AsyncQueue } from '../async-queue.js'
+import type { BackendEvent, CompletionRequest, TokenUsage } from '../types.js'
+import { mapCodexError, type CodexTurnError } from './codex-errors.js'
+import { dynamicTools, planThread, toolingInstructions } from './items.js'
+import type { AppServerWorker } from './worker.js'
+
+export interface TurnOptions {
+  cwd: string
+  sandbox: string
+  log: Logger
+  /** Time allowed for the cleanup calls (interrupt, unsubscribe). */
+  cleanupTimeoutMs: number
+}
+
+interface Notice {
+  method: string
+  params: Record<string, unknown>
+}
+
+interface AppServerUsage {
+  totalTokens?: number
+  inputTokens?: number
+  cachedInputTokens?: number
+  outputTokens?: number
+  reasoningOutputTokens?: number
+}
+
+export function toTokenUsage (u: AppServerUsage | undefined): TokenUsage | undefined {
+  if (u === undefined || typeof u.inputTokens !== 'number' || typeof u.outputTokens !== 'number') return undefined
+  return {
+    promptTokens: u.inputTokens,
+    completionTokens: u.outputTokens,
+    totalTokens: u.totalTokens ?? u.inputTokens + u.outputTokens,
+    cachedTokens: u.cachedInputTokens,
+    reasoningTokens: u.reasoningOutputTokens
+  }
+}
+
+/** Resolves like `promise`, or rejects with the signal's reason as soon as it aborts. */
+async function unlessAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_resolve, reject) => {
+        onAbort = () => { reject(signal.reason) }
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+    ])
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/**
+ * One request as one ephemeral thread on a worker: start the thread (tools, base instructions),
+ * inject the history, run one turn, translate its notifications into backend events, and
+ * always clean up (interrupt if unfinished, unsubscribe). A thread is never reused.
+ */
+export async function * runTurn (worker: AppServerWorker, request: CompletionRequest, signal: AbortSignal, opts: TurnOptions): AsyncGenerator<BackendEvent> {
+  const plan = planThread(request.items)
+  const queue = new AsyncQueue<Notice>()
+  const end = worker.begin()
+  const onAbort = (): void => { queue.fail(signal.reason) }
+  signal.addEventListener('abort', onAbort, { once: true })
+  const log = opts.log.child({ requestId: request.requestId, worker: worker.id })
+  const hasTools = request.tools.length > 0
+  let threadId: string | undefined
+  let turnId: string | undefined
+  let turnStart: Promise<unknown> | undefined
+  let finished = false
+  let releaseToolCalls: (() => void) | undefined
+  const toolCallsReleased = new Promise<void>((resolve) => { releaseToolCalls = resolve })
+  let unlisten: (() => void) | undefined
+
+  try {
+    const threadParams: Record<string, unknown> = {
+      cwd: opts.cwd,
+      sandbox: opts.sandbox,
+      approvalPolicy: 'never',
+      ephemeral: true,
+      // An empty string sends no developer message at all (the lean catalog's default is '' too).
+      baseInstructions: plan.baseInstructions ?? '',
+      experimentalRawEvents: hasTools
+    }
+    if (request.model !== undefined) threadParams.model = request.model
+    if (hasTools) threadParams.dynamicTools = dynamicTools(request.tools)
+    const developer = toolingInstructions({
+      toolChoice: request.toolChoice,
+      parallelToolCalls: request.parallelToolCalls,
+      hasTools,
+      jsonMode: request.outputFormat?.type === 'json_object'
+    })
+    if (developer !== undefined) threadParams.developerInstructions = developer
+
+    const startCall = worker.rpc.request<{ thread: { id: string } }>('thread/start', threadParams)
+    // If the client leaves while the thread is being created, the thread is still cleaned up.
+    startCall.then((r) => { if (signal.aborted) void worker.rpc.request('thread/unsubscribe', { threadId: r.thread.id }).catch(() => {}) }, () => {})
+    threadId = (await unlessAborted(startCall, signal)).thread.id
+    unlisten = worker.listen(threadId, {
+      onNotification: (method, params) => { queue.push({ method, params }) },
+      // A model's call to a client tool is handed back to the HTTP client, not answered here;
+      // the answer goes out once the turn was interrupted, so it cannot start a second request.
+      onServerRequest: async (method) => {
+        if (method !== 'item/tool/call') throw new Error(`${method} is not supported by this client`)
+        await toolCallsReleased
+        return { contentItems: [{ type: 'inputText', text: 'The call was handed to the API client.' }], success: false }
+      },
+      onWorkerGone: (err) => { queue.fail(err) }
+    })
+    if (plan.history.length > 0) await unlessAborted(worker.rpc.request('thread/inject_items', { threadId, items: plan.history }), signal)
+
+    const turnParams: Record<string, unknown> = { threadId, input: plan.input, summary: 'auto' }
+    if (request.effort !== undefined) turnParams.effort = request.effort
+    if (request.outputFormat?.type === 'json_schema' && request.outputFormat.schema !== undefined) turnParams.outputSchema = request.outputFormat.schema
+    turnStart = worker.rpc.request<{ turn: { id: string } }>('turn/start', turnParams)
+    turnId = (await unlessAborted(turnStart as Promise<{ turn: { id: string } }>, signal)).turn.id
+    yield { type: 'started' }
+
+    const calls: Array<{ id: string, name: string, arguments: string }> = []
+    const textItems = new Set<string>()
+    let sawSummary = false
+    let lastSummaryKey: string | undefined
+    let failure: CodexTurnError | undefined
+
+    for await (const { method, params } of queue) {
+      if (params.turnId !== undefined && params.turnId !== turnId) continue
+      switch (method) {
+        case 'item/agentMessage/delta': {
+          const delta = params.delta
+          if (typeof delta === 'string' && delta.length > 0) {
+            textItems.add(String(params.itemId))
+            yield { type: 'text', text: delta }
+          }
+          break
+        }
+        case 'item/completed': {
+          // Deltas are the normal path; a message that arrived whole is sent whole.
+          const item = params.item as { type?: string, id?: string, text?: string } | undefined
+          if (item?.type === 'agentMessage' && typeof item.text === 'string' && item.text.length > 0 && !textItems.has(String(item.id))) {
+            textItems.add(String(item.id))
+            yield { type: 'text', text: item.text }
+          }
+          break
+        }
+        case 'item/reasoning/summaryTextDelta': {
+          const delta = params.delta
+          if (typeof delta !== 'string' || delta.length === 0) break
+          const key = `${String(params.itemId)}:${String(params.summaryIndex)}`
+          const separator = sawSummary && key !== lastSummaryKey ? '\n\n' : ''
+          sawSummary = true
+          lastSummaryKey = key
+          yield { type: 'reasoning', text: separator + delta }
+          break
+        }
+        case 'item/reasoning/textDelta':
+          if (!sawSummary && typeof params.delta === 'string' && params.delta.length > 0) yield { type: 'reasoning', text: params.delta }
+          break
+        case 'rawResponseItem/completed': {
+          const item = params.item as { type?: string, call_id?: string, name?: string, arguments?: string } | undefined
+          if (item?.type === 'function_call' && typeof item.name === 'string') {
+            calls.push({ id: item.call_id ?? `call_${calls.length}`, name: item.name, arguments: item.arguments ?? '{}' })
+          }
+          break
+        }
+        case 'rawResponse/completed': {
+          if (calls.length === 0) break
+          // The model's response is complete and asks for client tools: hand the calls to the
+          // client and stop the turn, so exactly one upstream request is made per round.
+          const handed = request.parallelToolCalls ? calls : calls.slice(0, 1)
+          for (const call of handed) yield { type: 'tool_call', ...call }
+          const usage = toTokenUsage(params.usage as AppServerUsage | undefined)
+          if (usage !== undefined) yield { type: 'usage', usage }
+          finished = true
+          await worker.rpc.request('turn/interrupt', { threadId, turnId }, opts.cleanupTimeoutMs).catch(() => {})
+          releaseToolCalls?.()
+          yield { type: 'done', finishReason: 'tool_calls' }
+          return
+        }
+        case 'thread/tokenUsage/updated': {
+          const usage = toTokenUsage((params.tokenUsage as { total?: AppServerUsage } | undefined)?.total)
+          if (usage !== undefined) yield { type: 'usage', usage }
+          break
+        }
+        case 'error': {
+          const error = params.error as CodexTurnError | undefined
+          failure = error ?? { message: 'Codex reported an error.' }
+          // Codex would retry on its own (for the built-in provider we cannot turn that off):
+          // fail fast instead and let the client's SDK retry.
+          if (params.willRetry === true) throw mapCodexError(failure)
+          break
+        }
+        case 'turn/completed': {
+          const turn = params.turn as { status?: string, error?: CodexTurnError | null } | undefined
+          finished = true
+          if (turn?.status === 'completed') {
+            yield { type: 'done', finishReason: 'stop' }
+            return
+          }
+          if (turn?.status === 'failed') throw mapCodexError(turn.error ?? failure ?? {})
+          throw serverError(502, `Codex ended the turn unexpectedly (${turn?.status ?? 'unknown status'}).`, 'codex_error')
+        }
+        default:
+          break
+      }
+    }
+    signal.throwIfAborted()
+    throw serverError(502, 'Codex app-server stopped sending events for this turn.', 'codex_error')
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+    releaseToolCalls?.()
+    await cleanup()
+    unlisten?.()
+    end()
+  }
+
+  async function cleanup (): Promise<void> {
+    if (threadId === undefined) return
+    if (!finished && worker.child.running) {
+      // Interrupted by the client, a timeout or an error: stop the model, then drop the thread.
+      const id = turnId ?? (await (turnStart as Promise<{ turn: { id: string } }> | undefined)?.catch(() => undefined))?.turn.id
+      if (id !== undefined) {
+        await worker.rpc.request('turn/interrupt', { threadId, turnId: id }, opts.cleanupTimeoutMs).catch((err: unknown) => {
+          log.debug({ err }, 'turn/interrupt failed')
+        })
+      }
+    }
+    if (worker.child.running) {
+      await worker.rpc.request('thread/unsubscribe', { threadId }, opts.cleanupTimeoutMs).catch((err: unknown) => {
+        log.debug({ err }, 'thread/unsubscribe failed')
+      })
+    }
+  }
+}

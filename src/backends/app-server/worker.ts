@@ -1,0 +1,198 @@
+import { serverError, type OpenAIError } from '../../errors.js'
+import type { Logger } from '../../logger.js'
+import { CodexChild, lastStderrLine } from '../child-process.js'
+import { spawnProblem } from '../codex-command.js'
+import type { WorkerStatus } from '../types.js'
+import { RpcClient, RpcTimeoutError } from './rpc-client.js'
+
+/** Receives what app-server says about one thread. */
+export interface ThreadListener {
+  onNotification: (method: string, params: Record<string, unknown>) => void
+  /** A server→client request about this thread (e.g. a dynamic tool call). */
+  onServerRequest?: ((method: string, params: Record<string, unknown>) => unknown) | undefined
+  /** The worker died or was stopped: the thread is gone. */
+  onWorkerGone: (err: OpenAIError) => void
+}
+
+export interface WorkerOptions {
+  id: number
+  bin: string
+  args: readonly string[]
+  cwd: string
+  env: NodeJS.ProcessEnv
+  log: Logger
+  /** How long an RPC call may take before the process is considered hung. */
+  rpcTimeoutMs: number
+  /** How long `initialize` may take (cold start). */
+  startTimeoutMs: number
+  clientVersion: string
+}
+
+export interface AccountState {
+  loggedIn: boolean
+  /** Auth mode or plan, for logs. */
+  detail?: string | undefined
+}
+
+/** Approval requests (v2 and legacy) are declined: nothing the model asks to run is approved. */
+const DECLINE: Readonly<Record<string, unknown>> = {
+  'item/commandExecution/requestApproval': { decision: 'decline' },
+  'item/fileChange/requestApproval': { decision: 'decline' },
+  'item/permissions/requestApproval': { decision: 'decline' },
+  execCommandApproval: { decision: 'denied' },
+  applyPatchApproval: { decision: 'denied' }
+}
+
+function threadIdOf (params: Record<string, unknown>): string | undefined {
+  if (typeof params.threadId === 'string') return params.threadId
+  const thread = params.thread as { id?: unknown } | undefined
+  return typeof thread?.id === 'string' ? thread.id : undefined
+}
+
+/**
+ * One long-lived `codex app-server` process: the JSON-RPC session, routing of notifications to
+ * the threads running on it, and its health. It never restarts itself; the pool replaces it.
+ */
+export class AppServerWorker {
+  readonly id: number
+  readonly child: CodexChild
+  readonly rpc: RpcClient
+  readonly #opts: WorkerOptions
+  readonly #log: Logger
+  readonly #threads = new Map<string, ThreadListener>()
+  #state: WorkerStatus['state'] = 'starting'
+  #inFlight = 0
+  #failure: OpenAIError | undefined
+
+  constructor (opts: WorkerOptions) {
+    this.#opts = opts
+    this.id = opts.id
+    this.child = new CodexChild({ bin: opts.bin, args: opts.args, cwd: opts.cwd, env: opts.env, log: opts.log })
+    this.#log = opts.log.child({ worker: opts.id, pid: this.child.pid })
+    this.rpc = new RpcClient({
+      transport: this.child,
+      log: this.#log,
+      timeoutMs: opts.rpcTimeoutMs,
+      onNotification: (method, params) => { this.#route(method, params) },
+      onServerRequest: (method, params) => this.#serverRequest(method, params),
+      onProtocolError: (problem) => {
+        this.#fail(serverError(502, 'Codex app-server wrote output that is not JSON-RPC; the worker was recycled.', 'codex_protocol_error'))
+        this.#log.error({ problem }, 'app-server protocol error; killing the worker')
+        void this.child.kill()
+      },
+      onTimeout: (err: RpcTimeoutError) => {
+        this.#fail(serverError(502, `Codex app-server stopped answering (${err.method}); the worker was recycled.`, 'codex_unresponsive'))
+        this.#log.error({ method: err.method }, 'app-server stopped answering; killing the worker')
+        void this.child.kill()
+      }
+    })
+    this.child.onLine((line) => { this.rpc.handleLine(line) })
+    void this.child.exited.then((exit) => {
+      const err = this.#failure ?? this.#exitError()
+      this.#state = this.#state === 'stopping' ? 'stopped' : 'failed'
+      this.#failure = err
+      this.rpc.close(err)
+      if (exit.spawnError === undefined) this.#log.warn({ code: exit.code, signal: exit.signal, stderr: lastStderrLine(this.child.stderrTail()) }, 'app-server exited')
+      for (const listener of this.#threads.values()) listener.onWorkerGone(err)
+      this.#threads.clear()
+    })
+  }
+
+  get state (): WorkerStatus['state'] {
+    return this.#state
+  }
+
+  get inFlight (): number {
+    return this.#inFlight
+  }
+
+  /** Why the worker is unusable (set once it failed). */
+  get failure (): OpenAIError | undefined {
+    return this.#failure
+  }
+
+  status (restarts: number): WorkerStatus {
+    return { id: this.id, pid: this.child.pid ?? null, state: this.#state, inFlight: this.#inFlight, restarts }
+  }
+
+  /** initialize + initialized; resolves when the worker can take threads. */
+  async start (): Promise<void> {
+    await this.rpc.request('initialize', {
+      clientInfo: { name: 'codex_completions_api', title: 'codex-completions-api', version: this.#opts.clientVersion },
+      capabilities: { experimentalApi: true }
+    }, this.#opts.startTimeoutMs)
+    this.rpc.notify('initialized')
+    if (this.#state === 'starting') this.#state = 'ready'
+  }
+
+  /** Whether Codex has credentials for its provider (`account/read`). */
+  async account (): Promise<AccountState> {
+    const result = await this.rpc.request<{ account?: { type?: string, planType?: string } | null, requiresOpenaiAuth?: boolean }>('account/read', {})
+    const account = result.account ?? null
+    if (account === null) return { loggedIn: result.requiresOpenaiAuth !== true }
+    return { loggedIn: true, detail: [account.type, account.planType].filter((x) => typeof x === 'string').join(' ') }
+  }
+
+  /** Counts a turn against this worker (least-in-flight routing); the returned function ends it. */
+  begin (): () => void {
+    this.#inFlight += 1
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      this.#inFlight -= 1
+    }
+  }
+
+  listen (threadId: string, listener: ThreadListener): () => void {
+    this.#threads.set(threadId, listener)
+    return () => {
+      if (this.#threads.get(threadId) === listener) this.#threads.delete(threadId)
+    }
+  }
+
+  #route (method: string, params: Record<string, unknown>): void {
+    const threadId = threadIdOf(params)
+    const listener = threadId === undefined ? undefined : this.#threads.get(threadId)
+    if (listener !== undefined) listener.onNotification(method, params)
+    else if (method === 'error') this.#log.warn({ params }, 'app-server error outside a running turn')
+  }
+
+  #serverRequest (method: string, params: Record<string, unknown>): unknown {
+    const decline = DECLINE[method]
+    if (decline !== undefined) {
+      this.#log.warn({ method }, 'declined an approval request')
+      return decline
+    }
+    const threadId = threadIdOf(params)
+    const handler = threadId === undefined ? undefined : this.#threads.get(threadId)?.onServerRequest
+    if (handler !== undefined) return handler(method, params)
+    throw new Error(`${method} is not supported by this client`)
+  }
+
+  #fail (err: OpenAIError): void {
+    if (this.#failure === undefined) this.#failure = err
+    if (this.#state !== 'stopping' && this.#state !== 'stopped') this.#state = 'failed'
+  }
+
+  #exitError (): OpenAIError {
+    const exit = this.child.exitInfo
+    if (exit?.spawnError !== undefined) return serverError(503, spawnProblem(this.#opts.bin, exit.spawnError), 'codex_unavailable')
+    const said = lastStderrLine(this.child.stderrTail())
+    const how = exit === undefined ? 'stopped' : exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`
+    return serverError(502, `Codex app-server ${how}${said === undefined ? '' : `: ${said}`}`, 'codex_exited')
+  }
+
+  /** Closes stdin (app-server exits on EOF), then kills it if it lingers. */
+  async stop (graceMs = 2000): Promise<void> {
+    if (!this.child.running) return
+    this.#state = 'stopping'
+    this.#failure ??= serverError(503, 'The server is shutting down; the turn was interrupted.', 'shutting_down')
+    this.rpc.close(this.#failure)
+    this.child.endStdin()
+    const timer = setTimeout(() => { void this.child.kill() }, graceMs)
+    timer.unref()
+    await this.child.exited
+    clearTimeout(timer)
+  }
+}
