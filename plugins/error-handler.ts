@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { OpenAIError, invalidRequest, isOpenAIError, notFound, serverError, type OpenAIErrorType } from '../src/errors.js'
+import { ClientGoneError } from '../src/http/client-abort.js'
 import { validationParam } from '../src/http/validation-param.js'
 
 const TYPE_BY_STATUS: Readonly<Record<number, OpenAIErrorType>> = {
@@ -71,6 +72,12 @@ const errorHandler: FastifyPluginAsync = async (fastify) => {
   }
 
   fastify.setErrorHandler(async (error, request, reply) => {
+    if (error instanceof ClientGoneError) {
+      // Nobody is listening any more; 499 is what the access log will say.
+      request.log.debug('client went away before the answer')
+      await reply.code(499).send(new OpenAIError(499, error.message, { type: 'invalid_request_error', code: 'client_closed_request' }).toEnvelope())
+      return
+    }
     const err = isOpenAIError(error) ? error : fromFastifyError(error as FastifyError)
     await send(err, request, reply)
   })

@@ -13,6 +13,10 @@ declare module 'fastify' {
      */
     sse: (frames: AsyncIterable<string>) => FastifyReply
   }
+  interface FastifyInstance {
+    /** Number of SSE streams open now. */
+    openStreams: () => number
+  }
 }
 
 const KEEPALIVE = ': keepalive\n\n'
@@ -43,6 +47,7 @@ const ssePlugin: FastifyPluginAsync = async (fastify) => {
   const keepaliveMs = fastify.config.SSE_KEEPALIVE_MS
   const drainOnClose = !fastify.config.PROXY_KILL_ON_DISCONNECT
   const open = new Map<PassThrough, Promise<void>>()
+  fastify.decorate('openStreams', () => open.size)
 
   fastify.decorateReply('sse', function (this: FastifyReply, frames: AsyncIterable<string>): FastifyReply {
     const out = new PassThrough()

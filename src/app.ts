@@ -8,10 +8,12 @@ import codexPlugin from '../plugins/codex.js'
 import configPlugin from '../plugins/config.js'
 import corsPlugin from '../plugins/cors.js'
 import errorHandler from '../plugins/error-handler.js'
+import metricsPlugin from '../plugins/metrics.js'
 import ssePlugin from '../plugins/sse.js'
 import turnSignalPlugin from '../plugins/turn-signal.js'
 import usagePlugin from '../plugins/usage.js'
 import healthRoutes from '../routes/health.js'
+import metricsRoutes from '../routes/metrics.js'
 import chatCompletionsRoutes from '../routes/v1/chat-completions.js'
 import modelsRoutes from '../routes/v1/models.js'
 import usageRoutes from '../routes/v1/usage.js'
@@ -33,8 +35,13 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
   await app.register(turnSignalPlugin)
   await app.register(ssePlugin)
   await app.register(codexPlugin, { backend: opts.backend })
+  await app.register(metricsPlugin)
 
   await app.register(healthRoutes)
+  await app.register(async (scope) => {
+    await scope.register(authPlugin, { public: opts.config.PROXY_METRICS_PUBLIC })
+    await scope.register(metricsRoutes)
+  })
   // The encapsulation boundary is the auth boundary: the key is checked for /v1/* only.
   await app.register(async (v1) => {
     await v1.register(authPlugin)

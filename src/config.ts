@@ -1,6 +1,6 @@
 import { availableParallelism, tmpdir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 
 /** The model-id character set: what may ever be handed to Codex as a model slug. */
@@ -34,7 +34,7 @@ export const ConfigSchema = Type.Object({
   PROXY_SANDBOX_MODE: Type.Union([Type.Literal('read-only'), Type.Literal('workspace-write'), Type.Literal('danger-full-access')], {
     default: 'read-only', description: 'Codex sandbox for any command the model could run.'
   }),
-  PROXY_CODEX_WORKDIR: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-work'), description: 'Working directory of Codex threads and children; created if missing.' }),
+  PROXY_CODEX_WORKDIR: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-work'), docDefault: '`$TMPDIR/codex-work`', description: 'Working directory of Codex threads and children; created if missing.' }),
   PROXY_APP_SERVER_WORKERS: Type.Integer({ minimum: 1, maximum: 32, default: 1, description: 'Number of `codex app-server` processes.' }),
 
   PROXY_ENABLE_CORS: Type.Boolean({ default: true, description: 'Answer CORS preflights in the app (turn off when the edge does it).' }),
@@ -52,7 +52,7 @@ export const ConfigSchema = Type.Object({
     default: 'incremental', description: 'incremental: forward deltas as they arrive; buffered: one content chunk when the answer is complete.'
   }),
 
-  PROXY_MAX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 4096, default: Math.max(4, availableParallelism() * 8), description: 'Turns run at once; more wait in the queue.' }),
+  PROXY_MAX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 4096, default: Math.max(4, availableParallelism() * 8), docDefault: '8 × CPU cores (at least 4)', description: 'Turns run at once; more wait in the queue.' }),
   PROXY_MAX_QUEUE: Type.Integer({ minimum: 0, maximum: 100_000, default: 64, description: 'Requests that may wait for a turn slot; beyond it 429.' }),
   PROXY_QUEUE_TIMEOUT_MS: Milliseconds(30_000, 'Longest a request waits in the queue before 429.'),
   PROXY_RATE_LIMIT_ENABLED: Type.Boolean({ default: false, description: 'In-app request rate limit per API key (for deployments without Traefik).' }),
@@ -64,7 +64,7 @@ export const ConfigSchema = Type.Object({
   PROXY_IMAGE_FETCH_TIMEOUT_MS: Milliseconds(10_000, 'Timeout of an image download.'),
   PROXY_IMAGE_ALLOW_PRIVATE: Type.Boolean({ default: false, description: 'Allow image downloads from loopback, private and link-local addresses.' }),
 
-  TOKEN_LOG_PATH: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-usage.ndjson'), description: 'NDJSON usage log.' }),
+  TOKEN_LOG_PATH: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-usage.ndjson'), docDefault: '`$TMPDIR/codex-usage.ndjson`', description: 'NDJSON usage log.' }),
   PROXY_SHUTDOWN_GRACE_MS: Milliseconds(10_000, 'On SIGTERM/SIGINT, the longest the server waits for open work before exiting.')
 }, { additionalProperties: false })
 
@@ -98,10 +98,17 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
     if (raw[key] === undefined && value !== undefined && value !== '') raw[key] = value.trim()
   }
 
+  const given: Readonly<Record<string, unknown>> = { ...raw }
   const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw)) as Record<string, unknown>
+  // TypeBox converts integers with parseInt ("1e3" → 1, "1.5" → 1, "0x10" → 16): only whole
+  // decimal numbers are accepted; anything else stays a string and is reported.
+  for (const [key, value] of Object.entries(given)) {
+    const schema: TSchema | undefined = (ConfigSchema.properties as Record<string, TSchema>)[key]
+    if (schema?.type === 'integer' && typeof value === 'string') converted[key] = /^[+-]?\d+$/.test(value) ? Number(value) : value
+  }
   const problems = [...Value.Errors(ConfigSchema, converted)].map((e) => {
     const key = e.path.replace(/^\//, '')
-    const shown = SECRET_KEYS.has(key) ? '<redacted>' : JSON.stringify(raw[key])
+    const shown = SECRET_KEYS.has(key) ? '<redacted>' : JSON.stringify(given[key])
     return `${key}=${shown}: ${e.message}`
   })
   if (problems.length > 0) throw new ConfigError(problems)

@@ -65,7 +65,8 @@ export function resolveModel (
   }
 
   const bare = requested.startsWith(CODEX_PREFIX) ? requested.slice(CODEX_PREFIX.length) : requested
-  if (bare.length === 0) throw invalidRequest('Invalid model id.', 'model', 'invalid_value')
+  // What follows the prefix must itself be a valid id (`codex/--help` is not).
+  if (!modelIdRe.test(bare)) throw invalidRequest('Invalid model id.', 'model', 'invalid_value')
   if (codexModels.length === 0) return withEffective(bare, undefined)
   if (findModel(codexModels, bare) !== undefined) return withEffective(bare, undefined)
   const split = splitEffort(bare)

@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { assertSafeToListen, ConfigError, loadConfig } from './config.js'
+import { killAllChildrenNow } from './backends/child-process.js'
 import { buildApp } from './build.js'
 
 async function main (): Promise<void> {
@@ -18,7 +19,18 @@ async function main (): Promise<void> {
   const app = await buildApp({ config })
   // First signal: stop accepting, interrupt turns, end streams, stop workers, flush the usage
   // log. A second signal, or the grace period running out, exits at once.
-  closeWithGrace({ delay: config.PROXY_SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+  closeWithGrace({
+    delay: config.PROXY_SHUTDOWN_GRACE_MS,
+    // Exiting at once must not orphan Codex processes (they run in their own process groups).
+    onSecondSignal: (signal) => {
+      app.log.error({ signal }, 'second signal: exiting now')
+      killAllChildrenNow()
+    },
+    onTimeout: (delay) => {
+      app.log.error({ delay }, 'shutdown took longer than PROXY_SHUTDOWN_GRACE_MS: exiting now')
+      killAllChildrenNow()
+    }
+  }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal }, 'shutting down')
     await app.close()

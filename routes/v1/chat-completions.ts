@@ -3,6 +3,7 @@ import { runCompletion } from '../../src/completions/run-completion.js'
 import { prefetch } from '../../src/completions/prefetch.js'
 import { ErrorEnvelopeSchema } from '../../src/errors.js'
 import { sseFrames } from '../../src/http/sse-frames.js'
+import { inlineRemoteImages } from '../../src/images/inline-images.js'
 import { parseChatRequest } from '../../src/openai/chat-request.js'
 import { chatChunks, foldChatCompletion, newChatResponseMeta } from '../../src/openai/chat-response.js'
 import { ChatCompletionRequestSchema, ChatCompletionSchema } from '../../src/openai/chat-schemas.js'
@@ -28,11 +29,17 @@ const chatCompletionsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       configuredModel: config.CODEX_MODEL,
       backend: fastify.codex
     })
-    const chars = promptChars(turn.request.items, turn.request.tools)
+    const signal = reply.turnSignal()
+    const completion = await inlineRemoteImages(turn.request, {
+      maxBytes: config.PROXY_IMAGE_MAX_BYTES,
+      timeoutMs: config.PROXY_IMAGE_FETCH_TIMEOUT_MS,
+      allowPrivate: config.PROXY_IMAGE_ALLOW_PRIVATE
+    }, signal)
+    const chars = promptChars(completion.items, completion.tools)
     const meta = newChatResponseMeta(turn.requestedModel, chars, turn.legacyFunctions)
-    const usageQuery = usageQueryOf(turn.request)
+    const usageQuery = usageQueryOf(completion)
 
-    const events = runCompletion(turn.request, {
+    const events = runCompletion(completion, {
       backend: usageQuery === undefined ? fastify.codex : usageQueryBackend(fastify.usage, usageQuery),
       admission: fastify.admission,
       limits: {
@@ -40,9 +47,9 @@ const chatCompletionsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         ackMs: config.PROXY_IDLE_TIMEOUT_MS,
         idleMs: config.PROXY_STREAM_IDLE_TIMEOUT_MS
       },
-      signal: reply.turnSignal(),
+      signal,
       onSettled: (outcome) => {
-        fastify.usage.append(usageEventFor(outcome, {
+        const event = usageEventFor(outcome, {
           route: '/v1/chat/completions',
           method: 'POST',
           requestedModel: turn.requestedModel,
@@ -51,7 +58,12 @@ const chatCompletionsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           promptChars: chars,
           userAgent: request.headers['user-agent'],
           requestId: request.id
-        }))
+        })
+        fastify.usage.append(event)
+        fastify.metrics.observeTurn(outcome, { stream: turn.stream, usageSource: event.usage_source ?? 'estimate' }, {
+          prompt: event.prompt_tokens_est,
+          completion: event.completion_tokens_est
+        })
       }
     })
 

@@ -30,6 +30,11 @@ export function liveChildren (): ReadonlySet<CodexChild> {
   return live
 }
 
+/** SIGKILLs every live child's process group, synchronously: for an exit that cannot wait. */
+export function killAllChildrenNow (): void {
+  for (const child of live) child.killNow()
+}
+
 /**
  * One Codex process speaking newline-delimited text on stdout. It runs in its own process group
  * so that killing it also kills what Codex itself spawned (sandbox helpers, shells).
@@ -129,8 +134,11 @@ export class CodexChild {
     return true
   }
 
-  endStdin (): void {
-    if (!this.#proc.stdin.destroyed) this.#proc.stdin.end()
+  /** Closes stdin, after writing `text` (as is) if given. */
+  endStdin (text?: string): void {
+    if (this.#proc.stdin.destroyed) return
+    if (text === undefined) this.#proc.stdin.end()
+    else this.#proc.stdin.end(text)
   }
 
   /** SIGTERM to the process group, SIGKILL after the grace period; resolves on exit. */
@@ -146,6 +154,11 @@ export class CodexChild {
     }
   }
 
+  /** SIGKILL without waiting (the process is about to exit). */
+  killNow (): void {
+    this.#signal('SIGKILL')
+  }
+
   #signal (signal: NodeJS.Signals): void {
     if (this.pid === undefined || this.#exit !== undefined) return
     try {
@@ -157,10 +170,13 @@ export class CodexChild {
   }
 
   #onStdout (chunk: Buffer): void {
+    // After a protocol error the child is being killed: nothing more it says is read.
+    if (this.#protocolError !== undefined) return
     let start = 0
     let nl = chunk.indexOf(0x0a, start)
     while (nl !== -1) {
       const piece = chunk.subarray(start, nl)
+      if (this.#tooLong(this.#pendingBytes + piece.length)) return
       const line = this.#pendingBytes === 0
         ? piece.toString('utf8')
         : Buffer.concat([...this.#pending, piece]).toString('utf8')
@@ -173,16 +189,20 @@ export class CodexChild {
     if (start < chunk.length) {
       const rest = chunk.subarray(start)
       this.#pendingBytes += rest.length
-      if (this.#pendingBytes > this.#maxLineBytes) {
-        this.#pending = []
-        this.#pendingBytes = 0
-        this.#protocolError = new Error(`codex wrote a line longer than ${this.#maxLineBytes} bytes`)
-        this.#log.error({ pid: this.pid }, this.#protocolError.message)
-        void this.kill()
-        return
-      }
+      if (this.#tooLong(this.#pendingBytes)) return
       this.#pending.push(rest)
     }
+  }
+
+  /** A line (complete or not) over the limit is a protocol error: the child is killed. */
+  #tooLong (bytes: number): boolean {
+    if (bytes <= this.#maxLineBytes) return false
+    this.#pending = []
+    this.#pendingBytes = 0
+    this.#protocolError = new Error(`codex wrote a line longer than ${this.#maxLineBytes} bytes`)
+    this.#log.error({ pid: this.pid }, this.#protocolError.message)
+    void this.kill()
+    return true
   }
 
   #emitLine (line: string): void {

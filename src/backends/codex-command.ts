@@ -1,4 +1,4 @@
-import { constants, existsSync, mkdirSync, accessSync, statSync } from 'node:fs'
+import { constants, existsSync, mkdirSync, accessSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type { Config } from '../config.js'
@@ -73,8 +73,12 @@ export function codexHomeProblem (home: string): string | undefined {
     return `CODEX_HOME ${home} does not exist: create it (with config.toml and auth.json) or point CODEX_HOME elsewhere`
   }
   if (!isDir) return `CODEX_HOME ${home} is not a directory`
+  // access() alone is not enough (root passes it on read-only mounts): really write a file.
+  const probe = join(home, `.write-test-${process.pid}`)
   try {
     accessSync(home, constants.W_OK)
+    writeFileSync(probe, '')
+    unlinkSync(probe)
   } catch {
     return `CODEX_HOME ${home} is not writable by this user: Codex keeps its state there; mount it read-write`
   }

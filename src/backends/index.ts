@@ -2,6 +2,7 @@ import type { Config } from '../config.js'
 import type { Logger } from '../logger.js'
 import { packageVersion } from '../version.js'
 import { AppServerBackend } from './app-server/app-server-backend.js'
+import { ExecBackend } from './exec.js'
 import { ProtoBackend } from './proto.js'
 import type { CodexBackend } from './types.js'
 
@@ -13,6 +14,6 @@ export function createBackend (config: Config, log: Logger): CodexBackend {
     case 'proto':
       return new ProtoBackend({ config, log })
     case 'exec':
-      throw new Error('CODEX_BACKEND=exec is not available yet')
+      return new ExecBackend({ config, log })
   }
 }

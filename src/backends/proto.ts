@@ -1,9 +1,9 @@
 import type { Logger } from '../logger.js'
 import type { Config } from '../config.js'
-import type { OpenAIError } from '../errors.js'
-import { serverError, timeoutError } from '../errors.js'
-import { CodexChild, lastStderrLine } from './child-process.js'
-import { codexEnv, codexHomeProblem, ensureWorkdir, resolveCodexBinary, spawnProblem, type CodexBinary } from './codex-command.js'
+import { serverError } from '../errors.js'
+import { CodexChild } from './child-process.js'
+import { childExitError, childJsonLines } from './child-json-lines.js'
+import { codexEnv, codexHomeProblem, ensureWorkdir, resolveCodexBinary, type CodexBinary } from './codex-command.js'
 import { joinTranscript } from './transcript.js'
 import type { BackendEvent, BackendHealth, CodexBackend, CodexModel, CompletionRequest, TokenUsage } from './types.js'
 
@@ -107,33 +107,15 @@ export class ProtoBackend implements CodexBackend {
       log: this.#log.child({ backend: 'proto', requestId: request.requestId })
     })
     this.#children.add(child)
-    const lines = child.lines()
-    const onAbort = (): void => { lines.fail(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    const idleMs = this.#config.PROXY_PROTO_IDLE_MS
-    let idleTimer: NodeJS.Timeout | undefined
-    const armIdle = (): void => {
-      clearTimeout(idleTimer)
-      if (idleMs > 0) idleTimer = setTimeout(() => { lines.fail(timeoutError(`Codex proto was silent for ${idleMs} ms.`)) }, idleMs)
-    }
-
     try {
       // The prompt goes over stdin as a submission, never on the command line.
       child.writeLine(JSON.stringify({ id: '1', op: { type: 'user_input', items: [{ type: 'text', text: joinTranscript(request.items) }] } }))
-      armIdle()
       let sawText = false
       let sawReasoning = false
       let started = false
       let approvals = 0
-      for await (const line of lines) {
-        armIdle()
-        let event: { id?: unknown, msg?: ProtoMsg }
-        try {
-          event = JSON.parse(line) as typeof event
-        } catch {
-          throw serverError(502, 'Codex wrote output that is not protocol JSON.', 'codex_protocol_error')
-        }
-        const msg = event.msg
+      for await (const event of childJsonLines(child, signal, this.#config.PROXY_PROTO_IDLE_MS)) {
+        const msg = event.msg as ProtoMsg | undefined
         if (typeof msg !== 'object' || msg === null || typeof msg.type !== 'string') {
           throw serverError(502, 'Codex wrote an event this proxy does not understand.', 'codex_protocol_error')
         }
@@ -188,23 +170,11 @@ export class ProtoBackend implements CodexBackend {
             break
         }
       }
-      signal.throwIfAborted()
-      throw this.#exitError(child)
+      throw childExitError(child, this.#binary.path)
     } finally {
-      clearTimeout(idleTimer)
-      signal.removeEventListener('abort', onAbort)
       await child.kill()
       this.#children.delete(child)
     }
-  }
-
-  #exitError (child: CodexChild): OpenAIError {
-    const exit = child.exitInfo
-    if (exit?.spawnError !== undefined) return serverError(503, spawnProblem(this.#binary.path, exit.spawnError), 'codex_unavailable')
-    if (child.protocolError !== undefined) return serverError(502, child.protocolError.message, 'codex_protocol_error')
-    const said = lastStderrLine(child.stderrTail())
-    const how = exit === undefined ? 'closed its output' : exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`
-    return serverError(502, `Codex ${how} before finishing the answer${said === undefined ? '.' : `: ${said}`}`, 'codex_exited')
   }
 
   async close (): Promise<void> {

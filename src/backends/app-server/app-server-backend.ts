@@ -250,6 +250,22 @@ export class AppServerBackend implements CodexBackend {
     })
   }
 
+  /**
+   * Threads each running worker still holds (`thread/loaded/list`); 0 between requests, or the
+   * worker's memory grows with every request. For diagnostics and tests.
+   */
+  async loadedThreadCounts (): Promise<number[]> {
+    return await Promise.all(this.#readyWorkers().map(async (worker) => {
+      const result = await worker.rpc.request<{ data?: unknown[], threads?: unknown[] }>('thread/loaded/list', {})
+      return (result.data ?? result.threads ?? []).length
+    }))
+  }
+
+  /** pids of the running workers, for diagnostics and tests. */
+  workerPids (): number[] {
+    return this.#slots.flatMap((s) => (s.worker?.child.running === true && s.worker.child.pid !== undefined ? [s.worker.child.pid] : []))
+  }
+
   async close (): Promise<void> {
     this.#closed = true
     clearInterval(this.#authTimer)

@@ -125,6 +125,10 @@ export async function * runTurn (worker: AppServerWorker, request: CompletionReq
     let sawSummary = false
     let lastSummaryKey: string | undefined
     let failure: CodexTurnError | undefined
+    // Usage is reported with the answer, not before: a failed turn can carry a bogus update
+    // (a context-window overflow reports the whole window as used).
+    let usage: TokenUsage | undefined
+    const fail = (err: CodexTurnError): Error => mapCodexError(err, { usageLimitResetAt: worker.usageLimitResetAt })
 
     for await (const { method, params } of queue) {
       if (params.turnId !== undefined && params.turnId !== turnId) continue
@@ -172,35 +176,34 @@ export async function * runTurn (worker: AppServerWorker, request: CompletionReq
           // client and stop the turn, so exactly one upstream request is made per round.
           const handed = request.parallelToolCalls ? calls : calls.slice(0, 1)
           for (const call of handed) yield { type: 'tool_call', ...call }
-          const usage = toTokenUsage(params.usage as AppServerUsage | undefined)
-          if (usage !== undefined) yield { type: 'usage', usage }
+          const responseUsage = toTokenUsage(params.usage as AppServerUsage | undefined)
+          if (responseUsage !== undefined) yield { type: 'usage', usage: responseUsage }
           finished = true
           await worker.rpc.request('turn/interrupt', { threadId, turnId }, opts.cleanupTimeoutMs).catch(() => {})
           releaseToolCalls?.()
           yield { type: 'done', finishReason: 'tool_calls' }
           return
         }
-        case 'thread/tokenUsage/updated': {
-          const usage = toTokenUsage((params.tokenUsage as { total?: AppServerUsage } | undefined)?.total)
-          if (usage !== undefined) yield { type: 'usage', usage }
+        case 'thread/tokenUsage/updated':
+          usage = toTokenUsage((params.tokenUsage as { total?: AppServerUsage } | undefined)?.total) ?? usage
           break
-        }
         case 'error': {
           const error = params.error as CodexTurnError | undefined
           failure = error ?? { message: 'Codex reported an error.' }
           // Codex would retry on its own (for the built-in provider we cannot turn that off):
           // fail fast instead and let the client's SDK retry.
-          if (params.willRetry === true) throw mapCodexError(failure)
+          if (params.willRetry === true) throw fail(failure)
           break
         }
         case 'turn/completed': {
           const turn = params.turn as { status?: string, error?: CodexTurnError | null } | undefined
           finished = true
           if (turn?.status === 'completed') {
+            if (usage !== undefined) yield { type: 'usage', usage }
             yield { type: 'done', finishReason: 'stop' }
             return
           }
-          if (turn?.status === 'failed') throw mapCodexError(turn.error ?? failure ?? {})
+          if (turn?.status === 'failed') throw fail(turn.error ?? failure ?? {})
           throw serverError(502, `Codex ended the turn unexpectedly (${turn?.status ?? 'unknown status'}).`, 'codex_error')
         }
         default:

@@ -28,6 +28,16 @@ export interface WorkerOptions {
   clientVersion: string
 }
 
+interface RateLimitWindow {
+  usedPercent?: number
+  resetsAt?: number | null
+}
+
+interface RateLimitSnapshot {
+  primary?: RateLimitWindow | null
+  secondary?: RateLimitWindow | null
+}
+
 export interface AccountState {
   loggedIn: boolean
   /** Auth mode or plan, for logs. */
@@ -63,6 +73,7 @@ export class AppServerWorker {
   #state: WorkerStatus['state'] = 'starting'
   #inFlight = 0
   #failure: OpenAIError | undefined
+  #rateLimits: RateLimitSnapshot | undefined
 
   constructor (opts: WorkerOptions) {
     this.#opts = opts
@@ -104,6 +115,18 @@ export class AppServerWorker {
 
   get inFlight (): number {
     return this.#inFlight
+  }
+
+  /**
+   * When the account's exhausted usage window resets (epoch seconds), from the latest
+   * `account/rateLimits/updated`. Limits are per account, so the latest snapshot applies to every
+   * turn on this worker even though the notification names no thread.
+   */
+  get usageLimitResetAt (): number | undefined {
+    const windows = [this.#rateLimits?.primary, this.#rateLimits?.secondary].filter((w): w is RateLimitWindow => w !== null && w !== undefined)
+    const exhausted = windows.filter((w) => (w.usedPercent ?? 0) >= 100 && typeof w.resetsAt === 'number')
+    const resets = (exhausted.length > 0 ? exhausted : windows).map((w) => w.resetsAt).filter((r): r is number => typeof r === 'number')
+    return resets.length === 0 ? undefined : Math.max(...resets)
   }
 
   /** Why the worker is unusable (set once it failed). */
@@ -156,6 +179,7 @@ export class AppServerWorker {
     const listener = threadId === undefined ? undefined : this.#threads.get(threadId)
     if (listener !== undefined) listener.onNotification(method, params)
     else if (method === 'error') this.#log.warn({ params }, 'app-server error outside a running turn')
+    else if (method === 'account/rateLimits/updated') this.#rateLimits = params.rateLimits as RateLimitSnapshot | undefined
   }
 
   #serverRequest (method: string, params: Record<string, unknown>): unknown {

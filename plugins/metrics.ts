@@ -1,0 +1,102 @@
+import fp from 'fastify-plugin'
+import type { FastifyPluginAsync } from 'fastify'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { TurnOutcome } from '../src/completions/run-completion.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: {
+      registry: Registry
+      /** Records a finished turn: time to first token, tokens, outcome. */
+      observeTurn: (outcome: TurnOutcome, labels: { stream: boolean, usageSource: 'codex' | 'estimate' }, tokens: { prompt: number, completion: number }) => void
+    }
+  }
+}
+
+/**
+ * Prometheus metrics (one registry per app, so tests can build many): HTTP requests and latency
+ * by route, time to first token, active streams, queued requests, workers and their restarts,
+ * tokens. Gauges are read from their owners at scrape time, never kept in step by hand.
+ */
+const metricsPlugin: FastifyPluginAsync = async (fastify) => {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'codex_api_process_' })
+
+  const requests = new Counter({ name: 'codex_api_http_requests_total', help: 'HTTP requests by route, method and status.', labelNames: ['route', 'method', 'status'], registers: [registry] })
+  const latency = new Histogram({
+    name: 'codex_api_http_request_duration_seconds',
+    help: 'HTTP request duration (for streams: until the stream ends).',
+    labelNames: ['route', 'method'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers: [registry]
+  })
+  const ttft = new Histogram({
+    name: 'codex_api_time_to_first_token_seconds',
+    help: 'From request start to the first text, reasoning or tool call.',
+    labelNames: ['stream'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    registers: [registry]
+  })
+  const turns = new Counter({ name: 'codex_api_turns_total', help: 'Codex turns by outcome status.', labelNames: ['status'], registers: [registry] })
+  const tokens = new Counter({ name: 'codex_api_tokens_total', help: 'Tokens by kind and source (codex: reported by Codex; estimate: ~4 chars/token).', labelNames: ['kind', 'source'], registers: [registry] })
+
+  new Gauge({ // eslint-disable-line no-new -- registered through `registers`; read at scrape time
+    name: 'codex_api_active_turns',
+    help: 'Turns running now.',
+    registers: [registry],
+    collect () { this.set(fastify.admission.stats().active) }
+  })
+  new Gauge({ // eslint-disable-line no-new -- registered through `registers`; read at scrape time
+    name: 'codex_api_queued_requests',
+    help: 'Requests waiting for a turn slot.',
+    registers: [registry],
+    collect () { this.set(fastify.admission.stats().queued) }
+  })
+  new Gauge({ // eslint-disable-line no-new -- registered through `registers`; read at scrape time
+    name: 'codex_api_active_streams',
+    help: 'Open SSE streams.',
+    registers: [registry],
+    collect () { this.set(fastify.openStreams()) }
+  })
+  new Gauge({ // eslint-disable-line no-new -- registered through `registers`; read at scrape time
+    name: 'codex_api_workers',
+    help: 'Codex app-server workers by state.',
+    labelNames: ['state'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const state of ['starting', 'ready', 'stopping', 'stopped', 'failed']) this.set({ state }, 0)
+      for (const w of fastify.codex.health().workers ?? []) this.inc({ state: w.state })
+    }
+  })
+  new Gauge({ // eslint-disable-line no-new -- registered through `registers`; read at scrape time
+    name: 'codex_api_worker_restarts',
+    help: 'Times Codex app-server workers were replaced since start.',
+    registers: [registry],
+    collect () { this.set((fastify.codex.health().workers ?? []).reduce((n, w) => n + w.restarts, 0)) }
+  })
+  new Gauge({ // eslint-disable-line no-new -- registered through `registers`; read at scrape time
+    name: 'codex_api_backend_ready',
+    help: '1 when the Codex backend can take a turn.',
+    registers: [registry],
+    collect () { this.set(fastify.codex.health().ready ? 1 : 0) }
+  })
+
+  fastify.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    requests.inc({ route, method: request.method, status: String(reply.statusCode) })
+    latency.observe({ route, method: request.method }, reply.elapsedTime / 1000)
+  })
+
+  fastify.decorate('metrics', {
+    registry,
+    observeTurn (outcome, labels, counts) {
+      turns.inc({ status: String(outcome.status) })
+      if (outcome.firstTokenMs !== undefined) ttft.observe({ stream: String(labels.stream) }, outcome.firstTokenMs / 1000)
+      tokens.inc({ kind: 'prompt', source: labels.usageSource }, counts.prompt)
+      tokens.inc({ kind: 'completion', source: labels.usageSource }, counts.completion)
+    }
+  })
+}
+
+export default fp(metricsPlugin, { name: 'metrics', fastify: '5.x', dependencies: ['admission', 'codex', 'sse'] })

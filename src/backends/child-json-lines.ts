@@ -1,0 +1,50 @@
+import { serverError, timeoutError, type OpenAIError } from '../errors.js'
+import { lastStderrLine, type CodexChild } from './child-process.js'
+import { spawnProblem } from './codex-command.js'
+
+/**
+ * The JSON objects a per-request Codex child prints, one per line. Ends when the child exits;
+ * throws at once when the signal aborts, when the child is silent for `idleMs` (0: never), or
+ * when a line is not a JSON object (the child is then not to be trusted: the caller kills it).
+ */
+export async function * childJsonLines (child: CodexChild, signal: AbortSignal, idleMs: number): AsyncGenerator<Record<string, unknown>> {
+  const lines = child.lines()
+  const onAbort = (): void => { lines.fail(signal.reason) }
+  signal.addEventListener('abort', onAbort, { once: true })
+  let idleTimer: NodeJS.Timeout | undefined
+  const armIdle = (): void => {
+    clearTimeout(idleTimer)
+    if (idleMs > 0) idleTimer = setTimeout(() => { lines.fail(timeoutError(`Codex was silent for ${idleMs} ms; the turn was cancelled.`)) }, idleMs)
+  }
+  try {
+    signal.throwIfAborted()
+    armIdle()
+    for await (const line of lines) {
+      armIdle()
+      let value: unknown
+      try {
+        value = JSON.parse(line)
+      } catch {
+        throw serverError(502, 'Codex wrote output that is not protocol JSON.', 'codex_protocol_error')
+      }
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw serverError(502, 'Codex wrote an event this proxy does not understand.', 'codex_protocol_error')
+      }
+      yield value as Record<string, unknown>
+    }
+    signal.throwIfAborted()
+  } finally {
+    clearTimeout(idleTimer)
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Why a per-request child ended before finishing its answer. */
+export function childExitError (child: CodexChild, bin: string): OpenAIError {
+  const exit = child.exitInfo
+  if (exit?.spawnError !== undefined) return serverError(503, spawnProblem(bin, exit.spawnError), 'codex_unavailable')
+  if (child.protocolError !== undefined) return serverError(502, child.protocolError.message, 'codex_protocol_error')
+  const said = lastStderrLine(child.stderrTail())
+  const how = exit === undefined ? 'closed its output' : exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`
+  return serverError(502, `Codex ${how} before finishing the answer${said === undefined ? '.' : `: ${said}`}`, 'codex_exited')
+}

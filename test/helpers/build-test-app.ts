@@ -1,0 +1,81 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { onTestFinished } from 'vitest'
+import { buildApp } from '../../src/build.js'
+import { loadConfig, type Config } from '../../src/config.js'
+import type { CodexBackend } from '../../src/backends/types.js'
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..')
+export const TEST_KEY = 'test-key-0123456789'
+export const AUTH = { authorization: `Bearer ${TEST_KEY}` }
+
+/** The fake Codex executables (proto protocol) under test/fixtures/codex-shim. */
+export type ShimVariant = 'proto' | 'hang' | 'crash' | 'never-complete' | 'slow' | 'garbage' | 'noisy'
+export const shimPath = (variant: ShimVariant = 'proto'): string => join(REPO_ROOT, 'test/fixtures/codex-shim', `codex-${variant}.mjs`)
+
+export interface TestApp {
+  app: FastifyInstance
+  config: Config
+  /** Scratch directory (usage log, workdir) removed after the test. */
+  dir: string
+}
+
+export interface TestAppOptions {
+  /** Environment overrides on top of the test defaults (strings, as in a real environment). */
+  env?: Record<string, string> | undefined
+  backend?: CodexBackend | undefined
+  shim?: ShimVariant | undefined
+  /** Listen on 127.0.0.1 (random port) for tests that need a real socket. */
+  listen?: boolean | undefined
+}
+
+export interface StartedTestApp extends TestApp {
+  close: () => Promise<void>
+}
+
+/**
+ * The real app with the proto backend and a fake Codex (unless `env` says otherwise), a silent
+ * logger, and a scratch dir for the usage log and workdir. The caller closes it.
+ */
+export async function startTestApp (opts: TestAppOptions = {}): Promise<StartedTestApp> {
+  const dir = await mkdtemp(join(tmpdir(), 'cca-test-'))
+  const config = loadConfig({
+    CODEX_BACKEND: 'proto',
+    CODEX_BIN: shimPath(opts.shim),
+    CODEX_HOME: join(REPO_ROOT, '.codev'),
+    PROXY_API_KEY: TEST_KEY,
+    PROXY_CODEX_WORKDIR: join(dir, 'work'),
+    TOKEN_LOG_PATH: join(dir, 'usage.ndjson'),
+    LOG_LEVEL: 'silent',
+    ...opts.env
+  })
+  const app = await buildApp({ config, backend: opts.backend, logger: false })
+  const close = async (): Promise<void> => {
+    await app.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+  try {
+    if (opts.listen === true) await app.listen({ port: 0, host: '127.0.0.1' })
+    else await app.ready()
+  } catch (err) {
+    await close()
+    throw err
+  }
+  return { app, config, dir, close }
+}
+
+/** startTestApp, closed (and its scratch dir removed) when the current test finishes. */
+export async function buildTestApp (opts: TestAppOptions = {}): Promise<TestApp> {
+  const started = await startTestApp(opts)
+  onTestFinished(started.close)
+  return started
+}
+
+/** Base URL of a listening test app. */
+export function baseUrl (app: FastifyInstance): string {
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('app is not listening on TCP')
+  return `http://127.0.0.1:${address.port}`
+}
