@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { unauthorized } from '../src/errors.js'
+import { rateLimited, unauthorized } from '../src/errors.js'
+import { TokenBuckets } from '../src/http/token-bucket.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -34,12 +35,18 @@ function presentedKey (request: FastifyRequest): string | undefined {
  */
 const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
   if (opts.public === true) return
-  const expected = digest(fastify.config.PROXY_API_KEY)
+  const { PROXY_API_KEY, PROXY_PROTECT_MODELS, PROXY_RATE_LIMIT_ENABLED, RATE_LIMIT_AVG, RATE_LIMIT_BURST } = fastify.config
+  const expected = digest(PROXY_API_KEY)
+  // For deployments without Traefik: the same average/burst the edge would apply, per key.
+  const buckets = PROXY_RATE_LIMIT_ENABLED ? new TokenBuckets(RATE_LIMIT_AVG, RATE_LIMIT_BURST) : undefined
   fastify.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config.auth === 'models' && !fastify.config.PROXY_PROTECT_MODELS) return
+    if (request.routeOptions.config.auth === 'models' && !PROXY_PROTECT_MODELS) return
     const key = presentedKey(request)
-    const ok = timingSafeEqual(digest(key ?? ''), expected) && key !== undefined
+    const presented = digest(key ?? '')
+    const ok = timingSafeEqual(presented, expected) && key !== undefined
     if (!ok) throw unauthorized(key === undefined ? 'Missing API key. Send it as `Authorization: Bearer <key>` or `x-api-key`.' : undefined)
+    const wait = buckets?.take(presented.toString('base64')) ?? 0
+    if (wait > 0) throw rateLimited(`Too many requests for this API key (RATE_LIMIT_AVG=${RATE_LIMIT_AVG}/s, burst ${RATE_LIMIT_BURST}).`, wait)
   })
 }
 

@@ -109,7 +109,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
   const problems = [...Value.Errors(ConfigSchema, converted)].map((e) => {
     const key = e.path.replace(/^\//, '')
     const shown = SECRET_KEYS.has(key) ? '<redacted>' : JSON.stringify(given[key])
-    return `${key}=${shown}: ${e.message}`
+    const choices = ((ConfigSchema.properties as Record<string, { anyOf?: Array<{ const?: unknown }> }>)[key]?.anyOf ?? [])
+      .map((s) => s.const).filter((c) => c !== undefined)
+    return `${key}=${shown}: ${choices.length > 0 ? `expected one of ${choices.map(String).join(', ')}` : e.message}`
   })
   if (problems.length > 0) throw new ConfigError(problems)
 

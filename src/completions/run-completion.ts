@@ -37,6 +37,21 @@ export interface RunCompletionOptions {
 
 const CLIENT_CLOSED = 499
 
+/** Settles like `promise`, or rejects with the signal's reason as soon as it aborts. */
+async function raceAbort<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) throw signal.reason
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+  }
+}
+
 /**
  * One turn from admission to settlement: waits for a slot, runs the backend under the total,
  * acknowledgement and idle limits, and reports the outcome exactly once. The events pass through
@@ -53,6 +68,8 @@ export async function * runCompletion (request: CompletionRequest, opts: RunComp
   let totalTimer: NodeJS.Timeout | undefined
   let idleTimer: NodeJS.Timeout | undefined
   let source: AsyncIterator<BackendEvent> | undefined
+  /** A read the backend never answered: closing the source would wait for it forever. */
+  let stuck: Promise<unknown> | undefined
   const armIdle = (ms: number, what: string): void => {
     clearTimeout(idleTimer)
     if (ms > 0) idleTimer = setTimeout(() => { work.abort(timeoutError(`Codex ${what} for ${ms} ms; the turn was cancelled.`)) }, ms)
@@ -71,10 +88,14 @@ export async function * runCompletion (request: CompletionRequest, opts: RunComp
 
     source = opts.backend.complete(request, work.signal)[Symbol.asyncIterator]()
     for (;;) {
-      const next = await source.next()
+      // Raced against the signal, so a timeout holds even if a backend ignored it.
+      const pending = source.next()
+      const next = await raceAbort(pending, work.signal).catch((err: unknown) => {
+        if (work.signal.aborted) stuck = pending
+        throw err
+      })
       if (next.done === true) break
       const event = next.value
-      armIdle(opts.limits.idleMs, 'was silent')
       switch (event.type) {
         case 'text':
         case 'reasoning':
@@ -94,8 +115,10 @@ export async function * runCompletion (request: CompletionRequest, opts: RunComp
         case 'started':
           break
       }
+      // A slow reader is not a silent Codex: no silence is counted while the consumer holds the
+      // event, only from when it asks for more.
+      clearTimeout(idleTimer)
       yield event
-      // A slow reader is not a silent Codex: measure silence from when we ask for more.
       armIdle(opts.limits.idleMs, 'was silent')
     }
   } catch (err) {
@@ -116,7 +139,8 @@ export async function * runCompletion (request: CompletionRequest, opts: RunComp
       if (opts.signal.aborted) outcome.status = CLIENT_CLOSED
       work.abort(opts.signal.aborted ? opts.signal.reason : new Error('response abandoned'))
     }
-    await source?.return?.()
+    if (stuck === undefined) await source?.return?.()
+    else void stuck.then(async () => await source?.return?.(), () => {})
     release?.()
     outcome.durationMs = performance.now() - startedAt
     opts.onSettled?.(outcome)

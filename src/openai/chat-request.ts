@@ -50,6 +50,9 @@ export function parseChatRequest (body: ChatCompletionRequest, ctx: ChatRequestC
   const items = toItems(body.messages)
   const choice = toolChoice(body, legacyFunctions)
   const tools = choice === 'none' ? [] : toolSpecs(body, legacyFunctions)
+  if (choice === 'required' && tools.length === 0) {
+    throw invalidRequest('tool_choice "required" needs at least one tool.', legacyFunctions ? 'function_call' : 'tool_choice')
+  }
   if (typeof choice === 'object' && !tools.some((t) => t.name === choice.name)) {
     throw invalidRequest(`tool_choice names the function \`${choice.name}\`, which is not among the tools.`, legacyFunctions ? 'function_call' : 'tool_choice')
   }

@@ -120,7 +120,9 @@ export class AppServerBackend implements CodexBackend {
       cwd: this.#config.PROXY_CODEX_WORKDIR,
       env: this.#env,
       log: this.#log,
-      rpcTimeoutMs: Math.max(1000, this.#config.PROXY_IDLE_TIMEOUT_MS),
+      // A little longer than the request's own acknowledgement limit: the client gets its 504 first,
+      // and a worker that then still has not answered is recycled as hung.
+      rpcTimeoutMs: Math.max(2000, this.#config.PROXY_IDLE_TIMEOUT_MS + 1000),
       startTimeoutMs: Math.max(30_000, this.#config.PROXY_IDLE_TIMEOUT_MS),
       clientVersion: this.#version
     })

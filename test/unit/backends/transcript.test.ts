@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest'
+import { joinTranscript } from '../../../src/backends/transcript.js'
+
+describe('joinTranscript', () => {
+  it('writes one [role] line per item', () => {
+    expect(joinTranscript([
+      { type: 'message', role: 'system', content: [{ type: 'text', text: 'be brief' }] },
+      { type: 'message', role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image', url: 'data:image/png;base64,AA' }] },
+      { type: 'tool_call', id: 'c1', name: 'weather', arguments: '{"city":"Oslo"}' },
+      { type: 'tool_result', callId: 'c1', output: 'rain' },
+      { type: 'message', role: 'assistant', content: [{ type: 'text', text: 'It rains.' }] }
+    ])).toBe([
+      '[system] be brief',
+      '[user] look\n[image]',
+      '[assistant] called weather({"city":"Oslo"}) as c1',
+      '[tool] c1: rain',
+      '[assistant] It rains.'
+    ].join('\n'))
+    expect(joinTranscript([])).toBe('')
+  })
+})

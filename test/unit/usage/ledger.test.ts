@@ -1,0 +1,175 @@
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { UsageLedger, type UsageEvent } from '../../../src/usage/ledger.js'
+import { fakeLogger } from '../support.js'
+
+let dir: string
+beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'cca-ledger-')) })
+afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
+
+function event (i: number, ts = new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString(), extra: Partial<UsageEvent> = {}): UsageEvent {
+  return {
+    ts,
+    route: '/v1/chat/completions',
+    method: 'POST',
+    requested_model: 'codex-5',
+    effective_model: 'gpt-5',
+    stream: i % 2 === 0,
+    prompt_tokens_est: i,
+    completion_tokens_est: 2 * i,
+    total_tokens_est: 3 * i,
+    duration_ms: 10,
+    status: 200,
+    user_agent: 'test',
+    request_id: `req-${i}`,
+    ...extra
+  }
+}
+
+describe('UsageLedger appends', () => {
+  it('writes 200 concurrent appends as 200 complete JSON lines', async () => {
+    const { log, calls } = fakeLogger()
+    const ledger = new UsageLedger(join(dir, 'nested', 'deeper', 'usage.ndjson'), log)
+    for (let i = 0; i < 200; i++) ledger.append(event(i, undefined, { user_agent: 'x'.repeat(i * 7) }))
+    await ledger.flush()
+    const text = await readFile(ledger.path, 'utf8')
+    expect(text.endsWith('\n')).toBe(true)
+    const lines = text.split('\n').slice(0, -1)
+    expect(lines).toHaveLength(200)
+    const parsed = lines.map((l) => JSON.parse(l) as UsageEvent)
+    expect(parsed.map((e) => e.request_id)).toEqual(Array.from({ length: 200 }, (_, i) => `req-${i}`))
+    expect(parsed[199]).toEqual(event(199, undefined, { user_agent: 'x'.repeat(199 * 7) }))
+    expect(calls.error).toHaveLength(0)
+    await ledger.close()
+  })
+
+  it('appends to an existing file', async () => {
+    const path = join(dir, 'usage.ndjson')
+    await writeFile(path, `${JSON.stringify(event(1))}\n`)
+    const ledger = new UsageLedger(path, fakeLogger().log)
+    ledger.append(event(2))
+    await ledger.close()
+    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-2'])
+  })
+
+  it('logs one error for an unwritable path and never throws', async () => {
+    const file = join(dir, 'a-regular-file')
+    await writeFile(file, 'not a directory')
+    const { log, calls } = fakeLogger()
+    const ledger = new UsageLedger(join(file, 'sub', 'usage.ndjson'), log)
+    for (let i = 0; i < 5; i++) expect(() => { ledger.append(event(i)) }).not.toThrow()
+    await expect(ledger.flush()).resolves.toBeUndefined()
+    ledger.append(event(6))
+    await ledger.flush()
+    expect(calls.error).toHaveLength(1)
+    expect(calls.error[0]?.[0]).toMatchObject({ path: join(file, 'sub', 'usage.ndjson') })
+    expect(String(calls.error[0]?.[1])).toContain('TOKEN_LOG_PATH')
+    await expect(ledger.tail(10)).resolves.toEqual([])
+    await expect(ledger.close()).resolves.toBeUndefined()
+  })
+})
+
+describe('UsageLedger.tail', () => {
+  it('returns [] for a missing file', async () => {
+    const ledger = new UsageLedger(join(dir, 'missing.ndjson'), fakeLogger().log)
+    await expect(ledger.tail(5)).resolves.toEqual([])
+  })
+
+  it('returns the last n events oldest first, across 64 KiB chunks', async () => {
+    const path = join(dir, 'usage.ndjson')
+    const ledger = new UsageLedger(path, fakeLogger().log)
+    const total = 1500
+    // ~250 bytes a line: the file spans several 64 KiB chunks, lines straddle their edges.
+    for (let i = 0; i < total; i++) ledger.append(event(i, undefined, { user_agent: 'ua'.repeat(40 + (i % 13)) }))
+    await ledger.flush()
+    expect((await stat(path)).size).toBeGreaterThan(4 * 64 * 1024)
+    for (const n of [1, 7, 300, 700, total - 1, total]) {
+      const tail = await ledger.tail(n)
+      expect(tail.map((e) => e.request_id)).toEqual(Array.from({ length: n }, (_, k) => `req-${total - n + k}`))
+    }
+    expect((await ledger.tail(total + 500)).length).toBe(total)
+    expect(await ledger.tail(0)).toEqual([])
+    const [last] = await ledger.tail(1)
+    expect(last).toEqual(event(total - 1, undefined, { user_agent: 'ua'.repeat(40 + ((total - 1) % 13)) }))
+    await ledger.close()
+  })
+
+  it('reads a file without a trailing newline and skips lines that are not events', async () => {
+    const path = join(dir, 'usage.ndjson')
+    await writeFile(path, [JSON.stringify(event(1)), 'garbage{', '', '{"no":"ts"}', JSON.stringify(event(2))].join('\n'))
+    const ledger = new UsageLedger(path, fakeLogger().log)
+    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-2'])
+  })
+
+  it('sees appends that are still queued', async () => {
+    const ledger = new UsageLedger(join(dir, 'usage.ndjson'), fakeLogger().log)
+    ledger.append(event(1))
+    ledger.append(event(2))
+    expect((await ledger.tail(1)).map((e) => e.request_id)).toEqual(['req-2'])
+    await ledger.close()
+  })
+})
+
+describe('UsageLedger.summarize', () => {
+  async function filled (): Promise<UsageLedger> {
+    const ledger = new UsageLedger(join(dir, 'usage.ndjson'), fakeLogger().log)
+    ledger.append(event(1, '2025-01-01T09:59:59.999Z'))
+    ledger.append(event(2, '2025-01-01T10:00:00.000Z')) // the window's start: in
+    ledger.append(event(3, '2025-01-01T10:30:00.000Z'))
+    ledger.append(event(4, '2025-01-01T11:15:00.000Z'))
+    ledger.append(event(5, '2025-01-02T08:00:00.000Z'))
+    ledger.append(event(6, '2025-01-03T00:00:00.000Z')) // the window's end: out
+    ledger.append(event(7, 'not a date'))
+    await ledger.flush()
+    return ledger
+  }
+  const START = new Date('2025-01-01T10:00:00.000Z')
+  const END = new Date('2025-01-03T00:00:00.000Z')
+
+  it('totals the events with start <= ts < end', async () => {
+    const ledger = await filled()
+    expect(await ledger.summarize(START, END)).toEqual({
+      start: '2025-01-01T10:00:00.000Z',
+      end: '2025-01-03T00:00:00.000Z',
+      total_requests: 4,
+      prompt_tokens_est: 2 + 3 + 4 + 5,
+      completion_tokens_est: 2 * 14,
+      total_tokens_est: 3 * 14
+    })
+    await ledger.close()
+  })
+
+  it('buckets by hour', async () => {
+    const ledger = await filled()
+    const summary = await ledger.summarize(START, END, 'hour')
+    expect(summary.group).toBe('hour')
+    expect(summary.buckets).toEqual([
+      { ts: '2025-01-01T10:00:00.000Z', requests: 2, prompt_tokens_est: 5, completion_tokens_est: 10, total_tokens_est: 15 },
+      { ts: '2025-01-01T11:00:00.000Z', requests: 1, prompt_tokens_est: 4, completion_tokens_est: 8, total_tokens_est: 12 },
+      { ts: '2025-01-02T08:00:00.000Z', requests: 1, prompt_tokens_est: 5, completion_tokens_est: 10, total_tokens_est: 15 }
+    ])
+    await ledger.close()
+  })
+
+  it('buckets by day', async () => {
+    const ledger = await filled()
+    const summary = await ledger.summarize(new Date('2025-01-01T00:00:00Z'), new Date('2025-01-04T00:00:00Z'), 'day')
+    expect(summary.total_requests).toBe(6)
+    expect(summary.buckets).toEqual([
+      { ts: '2025-01-01T00:00:00.000Z', requests: 4, prompt_tokens_est: 10, completion_tokens_est: 20, total_tokens_est: 30 },
+      { ts: '2025-01-02T00:00:00.000Z', requests: 1, prompt_tokens_est: 5, completion_tokens_est: 10, total_tokens_est: 15 },
+      { ts: '2025-01-03T00:00:00.000Z', requests: 1, prompt_tokens_est: 6, completion_tokens_est: 12, total_tokens_est: 18 }
+    ])
+    await ledger.close()
+  })
+
+  it('answers zeros (and no buckets) for a missing file', async () => {
+    const ledger = new UsageLedger(join(dir, 'missing.ndjson'), fakeLogger().log)
+    expect(await ledger.summarize(START, END)).toEqual({
+      start: START.toISOString(), end: END.toISOString(), total_requests: 0, prompt_tokens_est: 0, completion_tokens_est: 0, total_tokens_est: 0
+    })
+    expect(await ledger.summarize(START, END, 'day')).toMatchObject({ group: 'day', buckets: [] })
+  })
+})
