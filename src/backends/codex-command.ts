@@ -85,9 +85,19 @@ export function codexHomeProblem (home: string): string | undefined {
   return undefined
 }
 
-/** Creates the working directory of Codex children if it is missing. */
-export function ensureWorkdir (dir: string): void {
-  mkdirSync(dir, { recursive: true })
+/** Creates the working directory of Codex children if it is missing; why it cannot be, if so. */
+export function workdirProblem (dir: string): string | undefined {
+  try {
+    mkdirSync(dir, { recursive: true })
+    return undefined
+  } catch (err) {
+    return `PROXY_CODEX_WORKDIR ${dir} cannot be created: ${(err as Error).message}`
+  }
+}
+
+/** The first reason Codex cannot run here (CODEX_HOME, then the workdir), or undefined. */
+export function setupProblem (config: { CODEX_HOME: string, PROXY_CODEX_WORKDIR: string }): string | undefined {
+  return codexHomeProblem(config.CODEX_HOME) ?? workdirProblem(config.PROXY_CODEX_WORKDIR)
 }
 
 /** A short human reason for a failed spawn. */

@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js'
 import { LOGIN_HINT, mapCodexError } from './app-server/codex-errors.js'
 import { CodexChild } from './child-process.js'
 import { childExitError, childJsonLines } from './child-json-lines.js'
-import { codexEnv, codexHomeProblem, ensureWorkdir, resolveCodexBinary, spawnProblem, type CodexBinary } from './codex-command.js'
+import { codexEnv, setupProblem, resolveCodexBinary, spawnProblem, type CodexBinary } from './codex-command.js'
 import { customProviderId, leanArgs, writeLeanCatalog } from './lean-config.js'
 import { joinTranscript } from './transcript.js'
 import type { BackendEvent, BackendHealth, CodexBackend, CodexModel, CompletionRequest, TokenUsage } from './types.js'
@@ -81,8 +81,7 @@ export class ExecBackend implements CodexBackend {
   }
 
   async start (): Promise<void> {
-    ensureWorkdir(this.#config.PROXY_CODEX_WORKDIR)
-    const homeProblem = codexHomeProblem(this.#config.CODEX_HOME)
+    const homeProblem = setupProblem(this.#config)
     if (homeProblem !== undefined) {
       this.#problem = serverError(503, homeProblem, 'codex_home_unusable')
       this.#log.error(homeProblem)

@@ -3,7 +3,7 @@ import type { Config } from '../config.js'
 import { serverError } from '../errors.js'
 import { CodexChild } from './child-process.js'
 import { childExitError, childJsonLines } from './child-json-lines.js'
-import { codexEnv, codexHomeProblem, ensureWorkdir, resolveCodexBinary, type CodexBinary } from './codex-command.js'
+import { codexEnv, setupProblem, resolveCodexBinary, type CodexBinary } from './codex-command.js'
 import { joinTranscript } from './transcript.js'
 import type { BackendEvent, BackendHealth, CodexBackend, CodexModel, CompletionRequest, TokenUsage } from './types.js'
 
@@ -80,8 +80,7 @@ export class ProtoBackend implements CodexBackend {
   }
 
   async start (): Promise<void> {
-    ensureWorkdir(this.#config.PROXY_CODEX_WORKDIR)
-    this.#problem = codexHomeProblem(this.#config.CODEX_HOME)
+    this.#problem = setupProblem(this.#config)
     if (this.#problem !== undefined) this.#log.error(this.#problem)
   }
 

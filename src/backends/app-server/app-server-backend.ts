@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { Config } from '../../config.js'
 import { serverError, type OpenAIError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
-import { codexEnv, codexHomeProblem, ensureWorkdir, resolveCodexBinary, spawnProblem, type CodexBinary } from '../codex-command.js'
+import { codexEnv, setupProblem, resolveCodexBinary, spawnProblem, type CodexBinary } from '../codex-command.js'
 import { customProviderId, leanArgs, writeLeanCatalog } from '../lean-config.js'
 import { isReasoningEffort, type BackendEvent, type BackendHealth, type CodexBackend, type CodexModel, type CompletionRequest, type ReasoningEffort } from '../types.js'
 import { LOGIN_HINT } from './codex-errors.js'
@@ -79,8 +79,7 @@ export class AppServerBackend implements CodexBackend {
 
   async start (): Promise<void> {
     const config = this.#config
-    ensureWorkdir(config.PROXY_CODEX_WORKDIR)
-    const homeProblem = codexHomeProblem(config.CODEX_HOME)
+    const homeProblem = setupProblem(config)
     if (homeProblem !== undefined) {
       this.#problem = serverError(503, homeProblem, 'codex_home_unusable')
       this.#log.error(homeProblem)

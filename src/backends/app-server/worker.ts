@@ -3,7 +3,8 @@ import type { Logger } from '../../logger.js'
 import { CodexChild, lastStderrLine } from '../child-process.js'
 import { spawnProblem } from '../codex-command.js'
 import type { WorkerStatus } from '../types.js'
-import { RpcClient, RpcTimeoutError } from './rpc-client.js'
+import type { RpcTimeoutError } from './rpc-client.js'
+import { RpcClient } from './rpc-client.js'
 
 /** Receives what app-server says about one thread. */
 export interface ThreadListener {

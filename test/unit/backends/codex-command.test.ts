@@ -3,7 +3,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { codexEnv, codexHomeProblem, ensureWorkdir, resolveCodexBinary, spawnProblem } from '../../../src/backends/codex-command.js'
+import { codexEnv, codexHomeProblem, workdirProblem, resolveCodexBinary, spawnProblem } from '../../../src/backends/codex-command.js'
 
 afterEach(() => { vi.unstubAllEnvs() })
 
@@ -42,7 +42,7 @@ describe('codexEnv', () => {
   })
 })
 
-describe('codexHomeProblem / ensureWorkdir', () => {
+describe('codexHomeProblem / workdirProblem', () => {
   it('accepts a writable directory and explains the others', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cca-home-'))
     try {
@@ -50,8 +50,10 @@ describe('codexHomeProblem / ensureWorkdir', () => {
       expect(codexHomeProblem(join(dir, 'missing'))).toContain('does not exist')
       await writeFile(join(dir, 'file'), 'x')
       expect(codexHomeProblem(join(dir, 'file'))).toContain('is not a directory')
-      ensureWorkdir(join(dir, 'a', 'b'))
+      expect(workdirProblem(join(dir, 'a', 'b'))).toBeUndefined()
       expect(existsSync(join(dir, 'a', 'b'))).toBe(true)
+      await writeFile(join(dir, 'blocker'), 'x')
+      expect(workdirProblem(join(dir, 'blocker', 'work'))).toMatch(/PROXY_CODEX_WORKDIR .* cannot be created/)
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
