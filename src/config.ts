@@ -15,11 +15,11 @@ const Milliseconds = (def: number, description: string) =>
  * validator and (through `docs/config.md` and the README table) the documentation.
  */
 export const ConfigSchema = Type.Object({
-  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 11435, description: 'HTTP port.' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 11435, description: 'HTTP port to listen on.' }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Listen address. A non-loopback address requires a non-default PROXY_API_KEY.' }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-    { default: 'info', description: 'pino log level.' }
+    { default: 'info', description: 'Log level (pino); logs are JSON lines on stdout.' }
   ),
   PROXY_API_KEY: Type.String({ minLength: 1, default: 'codex-local-secret', description: 'The key clients send as `Authorization: Bearer …` or `x-api-key`.' }),
 
@@ -64,7 +64,7 @@ export const ConfigSchema = Type.Object({
   PROXY_IMAGE_FETCH_TIMEOUT_MS: Milliseconds(10_000, 'Timeout of an image download.'),
   PROXY_IMAGE_ALLOW_PRIVATE: Type.Boolean({ default: false, description: 'Allow image downloads from loopback, private and link-local addresses.' }),
 
-  TOKEN_LOG_PATH: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-usage.ndjson'), docDefault: '`$TMPDIR/codex-usage.ndjson`', description: 'NDJSON usage log.' }),
+  TOKEN_LOG_PATH: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-usage.ndjson'), docDefault: '`$TMPDIR/codex-usage.ndjson`', description: 'NDJSON usage log: one line per chat request (/v1/usage reads it).' }),
   PROXY_SHUTDOWN_GRACE_MS: Milliseconds(10_000, 'On SIGTERM/SIGINT, the longest the server waits for open work before exiting.')
 }, { additionalProperties: false })
 
