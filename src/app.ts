@@ -42,11 +42,14 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
     await scope.register(authPlugin, { public: opts.config.PROXY_METRICS_PUBLIC })
     await scope.register(metricsRoutes)
   })
-  // The encapsulation boundary is the auth boundary: the key is checked for /v1/* only.
-  await app.register(async (v1) => {
-    await v1.register(authPlugin)
-    await v1.register(modelsRoutes)
-    await v1.register(chatCompletionsRoutes)
-    await v1.register(usageRoutes)
-  }, { prefix: '/v1' })
+  // The encapsulation boundary is the auth boundary: the key is checked for the API routes only.
+  // They are served under /v1 and, for clients configured with a base URL without it, at the root.
+  for (const prefix of ['/v1', '']) {
+    await app.register(async (api) => {
+      await api.register(authPlugin)
+      await api.register(modelsRoutes)
+      await api.register(chatCompletionsRoutes)
+      await api.register(usageRoutes)
+    }, { prefix })
+  }
 }
