@@ -1,0 +1,139 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { request } from 'undici'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { startMockUpstream, type MockUpstream } from '../fixtures/mock-upstream.mjs'
+import { REPO_ROOT, TEST_KEY } from '../helpers/build-test-app.js'
+import { makeCodexHome, type CodexHome } from '../helpers/codex-home.js'
+import { waitFor } from '../helpers/http.js'
+
+// The real server process (src/server.ts) on the app-server backend, stopped with signals:
+// SIGTERM ends open streams with an error frame and [DONE], stops the Codex workers and exits 0
+// in time; a second signal exits at once. Either way no Codex process outlives it.
+
+let upstream: MockUpstream
+let home: CodexHome
+let server: ChildProcess | undefined
+
+beforeAll(async () => {
+  upstream = await startMockUpstream({ slowDelayMs: 200 })
+  home = await makeCodexHome({ upstreamUrl: upstream.url })
+})
+afterEach(() => {
+  if (server?.exitCode === null && server.pid !== undefined) server.kill('SIGKILL')
+  server = undefined
+})
+afterAll(async () => {
+  await upstream.close()
+  await home.cleanup()
+})
+
+async function freePort (): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  const { port } = srv.address() as { port: number }
+  await new Promise((resolve) => srv.close(resolve))
+  return port
+}
+
+/** pids of processes started with this test's CODEX_HOME in their environment: the Codex workers. */
+function codexProcesses (): number[] {
+  const marker = `CODEX_HOME=${home.dir}\0`
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === server?.pid) continue
+    try {
+      if (readFileSync(join('/proc', entry, 'environ'), 'latin1').includes(marker)) pids.push(Number(entry))
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return pids
+}
+
+async function startServer (): Promise<{ base: string, exited: Promise<number | null>, output: () => string }> {
+  const port = await freePort()
+  let output = ''
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      CODEX_BACKEND: 'app-server',
+      CODEX_HOME: home.dir,
+      PROXY_API_KEY: TEST_KEY,
+      PROXY_SHUTDOWN_GRACE_MS: '8000',
+      TOKEN_LOG_PATH: join(home.dir, 'usage.ndjson'),
+      LOG_LEVEL: 'info'
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  server = proc
+  proc.stdout.on('data', (d: Buffer) => { output += d.toString() })
+  proc.stderr.on('data', (d: Buffer) => { output += d.toString() })
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => { resolve(code) }))
+  const base = `http://127.0.0.1:${port}`
+  await waitFor(async () => {
+    try {
+      return (await request(`${base}/readyz`)).statusCode === 200
+    } catch {
+      return false
+    }
+  }, 30_000, 'the server to be ready')
+  return { base, exited, output: () => output }
+}
+
+async function openSlowStream (base: string): Promise<{ body: Promise<string> }> {
+  const res = await request(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ stream: true, messages: [{ role: 'user', content: 'long one [slow]' }] })
+  })
+  expect(res.statusCode).toBe(200)
+  res.body.setEncoding('utf8')
+  let text = ''
+  let sawContent: () => void = () => {}
+  const content = new Promise<void>((resolve) => { sawContent = resolve })
+  const body = (async () => {
+    for await (const chunk of res.body) {
+      text += String(chunk)
+      if (text.includes('"content":"E')) sawContent()
+    }
+    return text
+  })()
+  body.catch(() => {})
+  await content
+  return { body }
+}
+
+describe('signals', () => {
+  it('SIGTERM: streams end with an error frame and [DONE], workers stop, exit 0 within the grace period', async () => {
+    const { base, exited } = await startServer()
+    expect(codexProcesses().length).toBeGreaterThan(0)
+    const stream = await openSlowStream(base)
+    const sentAt = Date.now()
+    server?.kill('SIGTERM')
+    const raw = await stream.body
+    const data = raw.split('\n\n').filter((b) => b.startsWith('data: ')).map((b) => b.slice(6))
+    expect(data.at(-1)).toBe('[DONE]')
+    expect(JSON.parse(data.at(-2) ?? '{}')).toMatchObject({ error: { code: 'shutting_down' } })
+    expect(await exited).toBe(0)
+    expect(Date.now() - sentAt).toBeLessThan(8000)
+    expect(codexProcesses()).toEqual([])
+    // The interrupted turn was written to the usage log before exit.
+    const log = readFileSync(join(home.dir, 'usage.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { status: number })
+    expect(log.at(-1)?.status).toBe(503)
+  })
+
+  it('a second signal exits at once, and still leaves no Codex process behind', async () => {
+    const { base, exited } = await startServer()
+    await openSlowStream(base)
+    server?.kill('SIGTERM')
+    server?.kill('SIGINT')
+    expect(await exited).toBe(1)
+    await waitFor(() => codexProcesses().length === 0, 3000, 'Codex processes to be gone')
+  })
+})
