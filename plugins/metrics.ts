@@ -20,7 +20,7 @@ declare module 'fastify' {
  */
 const metricsPlugin: FastifyPluginAsync = async (fastify) => {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'codex_api_process_' })
+  collectDefaultMetrics({ register: registry, prefix: 'codex_api_' })
 
   const requests = new Counter({ name: 'codex_api_http_requests_total', help: 'HTTP requests by route, method and status.', labelNames: ['route', 'method', 'status'], registers: [registry] })
   const latency = new Histogram({

@@ -1,6 +1,6 @@
 import { constants, existsSync, mkdirSync, accessSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
+import { delimiter, dirname, join } from 'node:path'
 import type { Config } from '../config.js'
 
 const TARGETS: Readonly<Record<string, { triple: string, pkg: string }>> = {
@@ -98,6 +98,21 @@ export function workdirProblem (dir: string): string | undefined {
 /** The first reason Codex cannot run here (CODEX_HOME, then the workdir), or undefined. */
 export function setupProblem (config: { CODEX_HOME: string, PROXY_CODEX_WORKDIR: string }): string | undefined {
   return codexHomeProblem(config.CODEX_HOME) ?? workdirProblem(config.PROXY_CODEX_WORKDIR)
+}
+
+/** Why the Codex executable cannot be run (missing, not executable), or undefined. */
+export function binaryProblem (bin: string): string | undefined {
+  const candidates = bin.includes('/') ? [bin] : (process.env.PATH ?? '').split(delimiter).filter((d) => d.length > 0).map((d) => join(d, bin))
+  for (const path of candidates) {
+    try {
+      accessSync(path, constants.X_OK)
+      if (statSync(path).isFile()) return undefined
+    } catch {
+      // Not here.
+    }
+  }
+  const exists = candidates.some((p) => existsSync(p))
+  return exists ? `Codex binary is not executable: ${bin}` : spawnProblem(bin, Object.assign(new Error('not found'), { code: 'ENOENT' }))
 }
 
 /** A short human reason for a failed spawn. */

@@ -3,7 +3,7 @@ import type { Config } from '../config.js'
 import { serverError } from '../errors.js'
 import { CodexChild } from './child-process.js'
 import { childExitError, childJsonLines } from './child-json-lines.js'
-import { codexEnv, setupProblem, resolveCodexBinary, type CodexBinary } from './codex-command.js'
+import { binaryProblem, codexEnv, setupProblem, resolveCodexBinary, type CodexBinary } from './codex-command.js'
 import { joinTranscript } from './transcript.js'
 import type { BackendEvent, BackendHealth, CodexBackend, CodexModel, CompletionRequest, TokenUsage } from './types.js'
 
@@ -80,7 +80,7 @@ export class ProtoBackend implements CodexBackend {
   }
 
   async start (): Promise<void> {
-    this.#problem = setupProblem(this.#config)
+    this.#problem = setupProblem(this.#config) ?? binaryProblem(this.#binary.path)
     if (this.#problem !== undefined) this.#log.error(this.#problem)
   }
 

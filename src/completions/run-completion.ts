@@ -135,8 +135,8 @@ export async function * runCompletion (request: CompletionRequest, opts: RunComp
     clearTimeout(idleTimer)
     opts.signal.removeEventListener('abort', onClientAbort)
     if (!work.signal.aborted && outcome.finishReason === undefined && outcome.error === undefined) {
-      // The consumer stopped early (client gone): cancel the work rather than let it run on.
-      if (opts.signal.aborted) outcome.status = CLIENT_CLOSED
+      // The consumer stopped early (its client is gone): cancel the work rather than let it run on.
+      outcome.status = CLIENT_CLOSED
       work.abort(opts.signal.aborted ? opts.signal.reason : new Error('response abandoned'))
     }
     if (stuck === undefined) await source?.return?.()

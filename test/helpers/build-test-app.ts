@@ -29,6 +29,8 @@ export interface TestAppOptions {
   shim?: ShimVariant | undefined
   /** Listen on 127.0.0.1 (random port) for tests that need a real socket. */
   listen?: boolean | undefined
+  /** pino options for the app's logger (e.g. a capturing `stream`); default: no logger. */
+  logger?: Record<string, unknown> | undefined
 }
 
 export interface StartedTestApp extends TestApp {
@@ -51,7 +53,7 @@ export async function startTestApp (opts: TestAppOptions = {}): Promise<StartedT
     LOG_LEVEL: 'silent',
     ...opts.env
   })
-  const app = await buildApp({ config, backend: opts.backend, logger: false })
+  const app = await buildApp({ config, backend: opts.backend, logger: opts.logger ?? false })
   const close = async (): Promise<void> => {
     await app.close()
     await rm(dir, { recursive: true, force: true })

@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises'
 import type { FastifyInstance } from 'fastify'
 import { request } from 'undici'
-import { expect } from 'vitest'
+import { afterAll, beforeAll, expect } from 'vitest'
 import { liveChildren } from '../../src/backends/child-process.js'
 import type { BackendEvent, CodexBackend, CompletionRequest } from '../../src/backends/types.js'
 import type { UsageEvent } from '../../src/usage/ledger.js'
-import { AUTH, baseUrl } from './build-test-app.js'
+import { AUTH, baseUrl, startTestApp, type StartedTestApp, type TestAppOptions } from './build-test-app.js'
 
 /** What every error response of the service looks like. */
 export interface Envelope {
@@ -199,3 +199,18 @@ export function recordingBackend (events: readonly BackendEvent[] = [
 }
 
 export const userMessage = (content: string): Array<{ role: 'user', content: string }> => [{ role: 'user', content }]
+
+/**
+ * One app for every test of the enclosing describe block (built in beforeAll, closed in
+ * afterAll), for tests that neither change nor depend on the app's state: building an app per
+ * test is most of the cost of a quick test.
+ */
+export function sharedTestApp (opts: TestAppOptions = {}): () => StartedTestApp {
+  let started: StartedTestApp | undefined
+  beforeAll(async () => { started = await startTestApp(opts) })
+  afterAll(async () => { await started?.close() })
+  return () => {
+    if (started === undefined) throw new Error('the shared test app is not built yet')
+    return started
+  }
+}

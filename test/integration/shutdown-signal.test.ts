@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -130,10 +130,22 @@ describe('signals', () => {
 
   it('a second signal exits at once, and still leaves no Codex process behind', async () => {
     const { base, exited } = await startServer()
-    await openSlowStream(base)
+    // A request whose body never finishes keeps the graceful close waiting (up to the grace
+    // period), so the second signal surely arrives while it is still in progress.
+    const port = Number(new URL(base).port)
+    const upload = connect(port, '127.0.0.1')
+    await new Promise<void>((resolve) => upload.once('connect', resolve))
+    upload.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_KEY}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`)
+    upload.on('error', () => {})
+    const stream = await openSlowStream(base)
     server?.kill('SIGTERM')
+    // Once the stream got its shutdown frame, the graceful close is under way.
+    await stream.body
+    const secondAt = Date.now()
     server?.kill('SIGINT')
     expect(await exited).toBe(1)
+    expect(Date.now() - secondAt).toBeLessThan(3000)
     await waitFor(() => codexProcesses().length === 0, 3000, 'Codex processes to be gone')
+    upload.destroy()
   })
 })

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest'
+import { AUTH, buildTestApp } from '../helpers/build-test-app.js'
+import { expectEnvelope } from '../helpers/http.js'
+
+// /metrics is Prometheus text exposition, behind the key unless configured public, and its
+// series move when requests are served. Requests carry an x-request-id, accepted and echoed.
+
+interface Sample { name: string, labels: Record<string, string>, value: number }
+
+/** Parses Prometheus text format strictly enough that malformed output fails the test. */
+function parsePrometheus (text: string): Sample[] {
+  const samples: Sample[] = []
+  const typed = new Set<string>()
+  for (const line of text.split('\n')) {
+    if (line === '') continue
+    const meta = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$/.exec(line)
+    if (meta !== null) {
+      if (meta[1] === 'TYPE') {
+        expect(['counter', 'gauge', 'histogram', 'summary', 'untyped']).toContain(meta[3])
+        typed.add(meta[2] ?? '')
+      }
+      continue
+    }
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|[Nn]a[Nn]|[+-]Inf)$/.exec(line)
+    if (sample === null) throw new Error(`not Prometheus text: ${JSON.stringify(line)}`)
+    const labels: Record<string, string> = {}
+    for (const m of (sample[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[m[1] ?? ''] = m[2] ?? ''
+    const name = sample[1] ?? ''
+    if (![...typed].some((t) => name === t || name.startsWith(`${t}_`))) throw new Error(`sample without a TYPE: ${name}`)
+    samples.push({ name, labels, value: Number(sample[3]) })
+  }
+  return samples
+}
+
+const value = (samples: Sample[], name: string, labels: Record<string, string> = {}): number =>
+  samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0)
+
+describe('/metrics', () => {
+  it('needs the API key unless PROXY_METRICS_PUBLIC=true', async () => {
+    const { app } = await buildTestApp()
+    const denied = await app.inject({ method: 'GET', url: '/metrics' })
+    expect(denied.statusCode).toBe(401)
+    expectEnvelope(denied.json(), { code: 'invalid_api_key' })
+    expect((await app.inject({ method: 'GET', url: '/metrics', headers: AUTH })).statusCode).toBe(200)
+    const open = await buildTestApp({ env: { PROXY_METRICS_PUBLIC: 'true' } })
+    expect((await open.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200)
+  })
+
+  it('parses as Prometheus text and moves when requests are served', async () => {
+    const { app } = await buildTestApp()
+    const scrape = async (): Promise<Sample[]> => {
+      const res = await app.inject({ method: 'GET', url: '/metrics', headers: AUTH })
+      expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/)
+      return parsePrometheus(res.body)
+    }
+    const before = await scrape()
+    for (const stream of [false, true]) {
+      const res = await app.inject({
+        method: 'POST', url: '/v1/chat/completions', headers: AUTH,
+        payload: { stream, messages: [{ role: 'user', content: `count me ${String(stream)}` }] }
+      })
+      expect(res.statusCode).toBe(200)
+    }
+    await app.inject({ method: 'GET', url: '/v1/nope', headers: AUTH })
+    const after = await scrape()
+
+    const chat = { route: '/v1/chat/completions', method: 'POST', status: '200' }
+    expect(value(after, 'codex_api_http_requests_total', chat) - value(before, 'codex_api_http_requests_total', chat)).toBe(2)
+    expect(value(after, 'codex_api_http_requests_total', { status: '404' })).toBe(1)
+    expect(value(after, 'codex_api_http_request_duration_seconds_count', { route: '/v1/chat/completions' })).toBe(2)
+    expect(value(after, 'codex_api_time_to_first_token_seconds_count')).toBe(2)
+    expect(value(after, 'codex_api_time_to_first_token_seconds_count', { stream: 'true' })).toBe(1)
+    expect(value(after, 'codex_api_turns_total', { status: '200' })).toBe(2)
+    expect(value(after, 'codex_api_tokens_total', { kind: 'prompt' })).toBeGreaterThan(0)
+    expect(value(after, 'codex_api_tokens_total', { kind: 'completion', source: 'codex' })).toBeGreaterThan(0)
+    expect(value(after, 'codex_api_active_streams')).toBe(0)
+    expect(value(after, 'codex_api_queued_requests')).toBe(0)
+    expect(value(after, 'codex_api_active_turns')).toBe(0)
+    expect(value(after, 'codex_api_backend_ready')).toBe(1)
+    expect(after.some((s) => s.name === 'codex_api_process_resident_memory_bytes')).toBe(true)
+  })
+
+  it('accepts and echoes x-request-id, and makes one up otherwise', async () => {
+    const { app } = await buildTestApp()
+    const given = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'client-id-123' } })
+    expect(given.headers['x-request-id']).toBe('client-id-123')
+    const made = await app.inject({ method: 'GET', url: '/healthz' })
+    expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+    const hostile = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'bad id\u0000with spaces' } })
+    expect(hostile.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+  })
+})
