@@ -1,14 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Config } from '../config.js'
-import { serverError, type OpenAIError } from '../errors.js'
+import { isOpenAIError, serverError, type OpenAIError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { LOGIN_HINT, mapCodexError } from './app-server/codex-errors.js'
 import { CodexChild } from './child-process.js'
 import { childExitError, childJsonLines } from './child-json-lines.js'
-import { codexEnv, setupProblem, resolveCodexBinary, spawnProblem, type CodexBinary } from './codex-command.js'
-import { customProviderId, leanArgs, writeLeanCatalog } from './lean-config.js'
+import { resolveCodexBinary, type CodexBinary } from './codex-command.js'
+import { disposeCodexSetup, prepareCodex, type CodexSetup } from './codex-setup.js'
 import { joinTranscript } from './transcript.js'
 import type { BackendEvent, BackendHealth, CodexBackend, CodexModel, CompletionRequest, TokenUsage } from './types.js'
 
@@ -67,10 +64,7 @@ export class ExecBackend implements CodexBackend {
   readonly #log: Logger
   readonly #binary: CodexBinary
   readonly #children = new Set<CodexChild>()
-  #lean: string[] = []
-  #env: NodeJS.ProcessEnv = {}
-  #models: CodexModel[] = []
-  #catalogDir: string | undefined
+  #setup: CodexSetup | undefined
   #problem: OpenAIError | undefined
   #closed = false
 
@@ -81,25 +75,9 @@ export class ExecBackend implements CodexBackend {
   }
 
   async start (): Promise<void> {
-    const homeProblem = setupProblem(this.#config)
-    if (homeProblem !== undefined) {
-      this.#problem = serverError(503, homeProblem, 'codex_home_unusable')
-      this.#log.error(homeProblem)
-      return
-    }
-    this.#env = codexEnv(this.#config, this.#binary)
-    this.#catalogDir = mkdtempSync(join(tmpdir(), 'codex-completions-api-'))
-    try {
-      const catalog = await writeLeanCatalog(this.#binary.path, this.#env, this.#catalogDir)
-      this.#models = catalog.models
-      this.#lean = leanArgs({ catalogPath: catalog.path, providerId: customProviderId(this.#config), sandbox: this.#config.PROXY_SANDBOX_MODE })
-    } catch (err) {
-      const problem = (err as NodeJS.ErrnoException).code === 'ENOENT'
-        ? spawnProblem(this.#binary.path, err as NodeJS.ErrnoException)
-        : `Codex could not list its models (codex debug models): ${(err as Error).message.split('\n', 1)[0] ?? ''}`
-      this.#problem = serverError(503, problem, 'codex_unavailable')
-      this.#log.error({ err }, problem)
-    }
+    const setup = await prepareCodex(this.#config, this.#binary, this.#log)
+    if (isOpenAIError(setup)) this.#problem = setup
+    else this.#setup = setup
   }
 
   health (): BackendHealth {
@@ -108,18 +86,19 @@ export class ExecBackend implements CodexBackend {
   }
 
   async models (): Promise<readonly CodexModel[]> {
-    return this.#models
+    return this.#setup?.models ?? []
   }
 
   async * complete (request: CompletionRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
     if (this.#closed) throw serverError(503, 'The server is shutting down.', 'shutting_down')
-    if (this.#problem !== undefined) throw this.#problem
+    const setup = this.#setup
+    if (setup === undefined) throw this.#problem ?? serverError(503, 'Codex is not set up yet.', 'codex_unavailable')
     signal.throwIfAborted()
     const child = new CodexChild({
       bin: this.#binary.path,
-      args: execArgs(this.#config, this.#lean, request),
+      args: execArgs(this.#config, setup.lean, request),
       cwd: this.#config.PROXY_CODEX_WORKDIR,
-      env: this.#env,
+      env: setup.env,
       log: this.#log.child({ requestId: request.requestId })
     })
     this.#children.add(child)
@@ -172,6 +151,6 @@ export class ExecBackend implements CodexBackend {
   async close (): Promise<void> {
     this.#closed = true
     await Promise.all([...this.#children].map(async (child) => await child.kill()))
-    if (this.#catalogDir !== undefined) rmSync(this.#catalogDir, { recursive: true, force: true })
+    disposeCodexSetup(this.#setup)
   }
 }

@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from '../../config.js'
-import { serverError, type OpenAIError } from '../../errors.js'
+import { isOpenAIError, serverError, type OpenAIError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
-import { codexEnv, setupProblem, resolveCodexBinary, spawnProblem, type CodexBinary } from '../codex-command.js'
-import { customProviderId, leanArgs, writeLeanCatalog } from '../lean-config.js'
+import { resolveCodexBinary, type CodexBinary } from '../codex-command.js'
+import { disposeCodexSetup, prepareCodex, type CodexSetup } from '../codex-setup.js'
 import { isReasoningEffort, type BackendEvent, type BackendHealth, type CodexBackend, type CodexModel, type CompletionRequest, type ReasoningEffort } from '../types.js'
 import { LOGIN_HINT } from './codex-errors.js'
 import { runTurn } from './turn.js'
@@ -61,8 +60,7 @@ export class AppServerBackend implements CodexBackend {
   readonly #slots: Slot[] = []
   readonly #readyWaiters = new Set<() => void>()
   #args: string[] = []
-  #env: NodeJS.ProcessEnv = {}
-  #catalogDir: string | undefined
+  #setup: CodexSetup | undefined
   #models: CodexModel[] = []
   #problem: OpenAIError | undefined
   #loggedIn: boolean | undefined
@@ -78,30 +76,15 @@ export class AppServerBackend implements CodexBackend {
   }
 
   async start (): Promise<void> {
-    const config = this.#config
-    const homeProblem = setupProblem(config)
-    if (homeProblem !== undefined) {
-      this.#problem = serverError(503, homeProblem, 'codex_home_unusable')
-      this.#log.error(homeProblem)
+    const setup = await prepareCodex(this.#config, this.#binary, this.#log)
+    if (isOpenAIError(setup)) {
+      this.#problem = setup
       return
     }
-    this.#env = codexEnv(config, this.#binary)
-    this.#catalogDir = mkdtempSync(join(tmpdir(), 'codex-completions-api-'))
-    let catalogPath: string | undefined
-    try {
-      const catalog = await writeLeanCatalog(this.#binary.path, this.#env, this.#catalogDir)
-      catalogPath = catalog.path
-      this.#models = catalog.models
-    } catch (err) {
-      const problem = (err as NodeJS.ErrnoException).code === 'ENOENT'
-        ? spawnProblem(this.#binary.path, err as NodeJS.ErrnoException)
-        : `Codex could not list its models (codex debug models): ${(err as Error).message.split('\n', 1)[0] ?? ''}`
-      this.#problem = serverError(503, problem, 'codex_unavailable')
-      this.#log.error({ err }, problem)
-      return
-    }
-    this.#args = ['app-server', ...leanArgs({ catalogPath, providerId: customProviderId(config), sandbox: config.PROXY_SANDBOX_MODE })]
-    for (let index = 0; index < config.PROXY_APP_SERVER_WORKERS; index++) {
+    this.#setup = setup
+    this.#models = setup.models
+    this.#args = ['app-server', ...setup.lean]
+    for (let index = 0; index < this.#config.PROXY_APP_SERVER_WORKERS; index++) {
       const slot: Slot = { index, worker: undefined, restarts: 0, backoffMs: BACKOFF_MIN_MS, timer: undefined, startedAt: 0 }
       this.#slots.push(slot)
       this.#spawn(slot)
@@ -117,7 +100,7 @@ export class AppServerBackend implements CodexBackend {
       bin: this.#binary.path,
       args: this.#args,
       cwd: this.#config.PROXY_CODEX_WORKDIR,
-      env: this.#env,
+      env: this.#setup?.env ?? {},
       log: this.#log,
       // A little longer than the request's own acknowledgement limit: the client gets its 504 first,
       // and a worker that then still has not answered is recycled as hung.
@@ -273,7 +256,7 @@ export class AppServerBackend implements CodexBackend {
     for (const slot of this.#slots) clearTimeout(slot.timer)
     await Promise.all(this.#slots.map(async (slot) => await slot.worker?.stop()))
     this.#wakeWaiters()
-    if (this.#catalogDir !== undefined) rmSync(this.#catalogDir, { recursive: true, force: true })
+    disposeCodexSetup(this.#setup)
   }
 }
 
