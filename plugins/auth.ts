@@ -16,7 +16,19 @@ export interface AuthPluginOptions {
   public?: boolean | undefined
 }
 
-const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest()
+/** Every key, whatever its length, becomes a 32-byte SHA-256 digest before it is compared. */
+export const keyDigest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest()
+
+/**
+ * The one comparison of a presented key (undefined when none was sent) with the expected key's
+ * digest. Both sides are always 32 bytes, so timingSafeEqual never sees a length difference and
+ * takes the same time for every wrong key; a missing key is compared too (as ''), so it takes the
+ * same path. Returns the presented key's digest as well: the rate limiter's bucket id.
+ */
+export function checkKey (presented: string | undefined, expected: Buffer): { ok: boolean, digest: Buffer } {
+  const digest = keyDigest(presented ?? '')
+  return { ok: timingSafeEqual(digest, expected) && presented !== undefined, digest }
+}
 
 /** The key a client presented: `Authorization: Bearer <key>` or `x-api-key`. */
 function presentedKey (request: FastifyRequest): string | undefined {
@@ -36,14 +48,13 @@ function presentedKey (request: FastifyRequest): string | undefined {
 const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
   if (opts.public === true) return
   const { PROXY_API_KEY, PROXY_PROTECT_MODELS, PROXY_RATE_LIMIT_ENABLED, RATE_LIMIT_AVG, RATE_LIMIT_BURST } = fastify.config
-  const expected = digest(PROXY_API_KEY)
+  const expected = keyDigest(PROXY_API_KEY)
   // For deployments without Traefik: the same average/burst the edge would apply, per key.
   const buckets = PROXY_RATE_LIMIT_ENABLED ? new TokenBuckets(RATE_LIMIT_AVG, RATE_LIMIT_BURST) : undefined
   fastify.addHook('onRequest', async (request) => {
     if (request.routeOptions.config.auth === 'models' && !PROXY_PROTECT_MODELS) return
     const key = presentedKey(request)
-    const presented = digest(key ?? '')
-    const ok = timingSafeEqual(presented, expected) && key !== undefined
+    const { ok, digest: presented } = checkKey(key, expected)
     if (!ok) throw unauthorized(key === undefined ? 'Missing API key. Send it as `Authorization: Bearer <key>` or `x-api-key`.' : undefined)
     const wait = buckets?.take(presented.toString('base64')) ?? 0
     if (wait > 0) throw rateLimited(`Too many requests for this API key (RATE_LIMIT_AVG=${RATE_LIMIT_AVG}/s, burst ${RATE_LIMIT_BURST}).`, wait)

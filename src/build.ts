@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { registerApp, type AppOptions } from './app.js'
+import { invalidRequest } from './errors.js'
+import { jsonBodyProblem } from './http/json-body.js'
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -15,7 +17,8 @@ class AccessLog extends LogController {
   }
 
   override incomingRequest (request: Parameters<LogController['incomingRequest']>[0]): void {
-    request.log.debug({ method: request.method, url: request.url }, 'incoming request')
+    // The path only, as in the completed line: a client may put a key in the query string.
+    request.log.debug({ method: request.method, url: request.url.split('?', 1)[0] }, 'incoming request')
   }
 
   override requestCompleted (error: unknown, request: Parameters<LogController['requestCompleted']>[1], reply: Parameters<LogController['requestCompleted']>[2]): void {
@@ -64,6 +67,13 @@ export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
 
   // JSON only: a text/plain body is a 415, not a string handed to the JSON schema.
   app.removeContentTypeParser(['text/plain'])
+
+  // JSON that parses here but that Codex could not read (nested deeper than its parser allows,
+  // unpaired surrogates) is a 400 now, not a turn that hangs and a worker recycled as hung later.
+  app.addHook('preValidation', async (request) => {
+    const problem = jsonBodyProblem(request.body)
+    if (problem !== undefined) throw invalidRequest(problem.message, problem.param, 'invalid_value')
+  })
 
   // Echo the request id, but only a well-formed one: a client's header is not trusted into logs blindly.
   app.addHook('onRequest', async (request, reply) => {

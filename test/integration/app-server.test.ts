@@ -1,6 +1,6 @@
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AppServerBackend } from '../../src/backends/app-server/app-server-backend.js'
+import type { AppServerBackend } from '../../src/backends/app-server/app-server-backend.js'
 import { usageFor, type MockRequest } from '../fixtures/mock-upstream.mjs'
 import { TEST_KEY, baseUrl } from '../helpers/build-test-app.js'
 import { startCodexUpstreamApp, type CodexUpstreamApp } from '../helpers/codex-upstream-app.js'
@@ -103,7 +103,9 @@ describe('app-server backend (real Codex, mock upstream)', () => {
   ])('passes the reasoning effort from the $label upstream', async ({ label, body, effort }) => {
     const marker = `effort ${label}`
     const res = await h.app.inject({
-      method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${TEST_KEY}` },
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: { authorization: `Bearer ${TEST_KEY}` },
       payload: { ...body, messages: [{ role: 'user', content: marker }] }
     })
     expect(res.statusCode).toBe(200)
@@ -133,7 +135,9 @@ describe('app-server backend (real Codex, mock upstream)', () => {
   it('answers an upstream 500 with a 5xx within seconds, streaming or not', async () => {
     const started = Date.now()
     const res = await h.app.inject({
-      method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${TEST_KEY}` },
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: { authorization: `Bearer ${TEST_KEY}` },
       payload: { messages: [{ role: 'user', content: 'boom [fail500]' }] }
     })
     expect(res.statusCode).toBe(502)
@@ -154,7 +158,9 @@ describe('app-server backend (real Codex, mock upstream)', () => {
     { marker: '[overloaded]', status: 503, code: 'upstream_overloaded' }
   ])('maps the upstream error $marker to HTTP $status', async ({ marker, status, code, retryAfter, retryAfterNear, message }) => {
     const res = await h.app.inject({
-      method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${TEST_KEY}` },
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: { authorization: `Bearer ${TEST_KEY}` },
       payload: { messages: [{ role: 'user', content: `error case ${marker}` }] }
     })
     expect(res.statusCode).toBe(status)

@@ -45,7 +45,9 @@ describe('exec backend (real Codex, mock upstream)', () => {
 
   it('answers an upstream failure with a 5xx', async () => {
     const res = await h.app.inject({
-      method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${TEST_KEY}` },
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: { authorization: `Bearer ${TEST_KEY}` },
       payload: { messages: [{ role: 'user', content: 'exec boom [fail500]' }] }
     })
     expect(res.statusCode).toBe(502)
@@ -54,7 +56,9 @@ describe('exec backend (real Codex, mock upstream)', () => {
 
   it('refuses tools and images with a 400 that names the backend that can', async () => {
     const res = await h.app.inject({
-      method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${TEST_KEY}` },
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: { authorization: `Bearer ${TEST_KEY}` },
       payload: { messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }] }
     })
     expect(res.statusCode).toBe(400)

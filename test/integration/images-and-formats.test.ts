@@ -48,7 +48,9 @@ const upstreamWith = (app: CodexUpstreamApp, marker: string): MockRequest | unde
 
 async function chatWithImage (app: CodexUpstreamApp, marker: string, url: string): Promise<{ status: number, body: unknown }> {
   const res = await app.app.inject({
-    method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${TEST_KEY}` },
+    method: 'POST',
+    url: '/v1/chat/completions',
+    headers: { authorization: `Bearer ${TEST_KEY}` },
     payload: { messages: [{ role: 'user', content: [{ type: 'text', text: marker }, { type: 'image_url', image_url: { url } }] }] }
   })
   return { status: res.statusCode, body: res.json() }

@@ -56,7 +56,9 @@ describe('/metrics', () => {
     const before = await scrape()
     for (const stream of [false, true]) {
       const res = await app.inject({
-        method: 'POST', url: '/v1/chat/completions', headers: AUTH,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        headers: AUTH,
         payload: { stream, messages: [{ role: 'user', content: `count me ${String(stream)}` }] }
       })
       expect(res.statusCode).toBe(200)

@@ -118,7 +118,9 @@ describe('function calling through the app-server backend', () => {
 
   it('maps the legacy functions / function_call fields and answers in the legacy shape', async () => {
     const res = await h.app.inject({
-      method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${TEST_KEY}` },
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: { authorization: `Bearer ${TEST_KEY}` },
       payload: { model: 'codex-5', functions: [weather.function], messages: [{ role: 'user', content: 'legacy t10 [tool:get_weather]' }] }
     })
     expect(res.statusCode).toBe(200)
@@ -126,7 +128,9 @@ describe('function calling through the app-server backend', () => {
     expect(choice.finish_reason).toBe('function_call')
     expect(choice.message.function_call).toEqual({ name: 'get_weather', arguments: '{"q":"x"}' })
     const followUp = await h.app.inject({
-      method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${TEST_KEY}` },
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: { authorization: `Bearer ${TEST_KEY}` },
       payload: {
         model: 'codex-5',
         functions: [weather.function],
