@@ -36,6 +36,7 @@ export const ConfigSchema = Type.Object({
   }),
   PROXY_CODEX_WORKDIR: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-work'), docDefault: '`$TMPDIR/codex-work`', description: 'Working directory of Codex threads and children; created if missing.' }),
   PROXY_APP_SERVER_WORKERS: Type.Integer({ minimum: 1, maximum: 32, default: 1, description: 'Number of `codex app-server` processes.' }),
+  PROXY_APP_SERVER_MAX_TURNS: Type.Integer({ minimum: 0, maximum: 100_000_000, default: 10_000, description: 'Replace an app-server worker (without dropping a turn) after this many turns; Codex grows a few KB per turn. 0: never.' }),
 
   PROXY_ENABLE_CORS: Type.Boolean({ default: true, description: 'Answer CORS preflights in the app (turn off when the edge does it).' }),
   PROXY_CORS_ORIGINS: Type.String({ default: '*', description: 'Comma-separated allowed origins, or `*`.' }),

@@ -28,7 +28,11 @@ const READY_WAIT_MS = 30_000
 interface Slot {
   index: number
   worker: AppServerWorker | undefined
+  /** Workers replaced after PROXY_APP_SERVER_MAX_TURNS, finishing their turns before they stop. */
+  retiring: Set<AppServerWorker>
   restarts: number
+  /** Planned replacements (PROXY_APP_SERVER_MAX_TURNS), not counted as restarts. */
+  recycled: number
   backoffMs: number
   timer: NodeJS.Timeout | undefined
   startedAt: number
@@ -85,7 +89,7 @@ export class AppServerBackend implements CodexBackend {
     this.#models = setup.models
     this.#args = ['app-server', ...setup.lean]
     for (let index = 0; index < this.#config.PROXY_APP_SERVER_WORKERS; index++) {
-      const slot: Slot = { index, worker: undefined, restarts: 0, backoffMs: BACKOFF_MIN_MS, timer: undefined, startedAt: 0 }
+      const slot: Slot = { index, worker: undefined, retiring: new Set(), restarts: 0, recycled: 0, backoffMs: BACKOFF_MIN_MS, timer: undefined, startedAt: 0 }
       this.#slots.push(slot)
       this.#spawn(slot)
     }
@@ -180,8 +184,35 @@ export class AppServerBackend implements CodexBackend {
     slot.timer.unref()
   }
 
+  /** Ready workers; retiring ones only while their replacement is not ready yet. */
   #readyWorkers (): AppServerWorker[] {
-    return this.#slots.map((s) => s.worker).filter((w): w is AppServerWorker => w?.state === 'ready')
+    return this.#slots.flatMap((s) => {
+      if (s.worker?.state === 'ready') return [s.worker]
+      return [...s.retiring].filter((w) => w.state === 'ready')
+    })
+  }
+
+  /**
+   * A worker that has run PROXY_APP_SERVER_MAX_TURNS turns is replaced: Codex's own memory grows
+   * by a few KB per turn however threads are unloaded. The replacement starts first; the old one
+   * keeps serving until it is ready, then finishes its turns and stops.
+   */
+  #retireIfWorn (worker: AppServerWorker): void {
+    const max = this.#config.PROXY_APP_SERVER_MAX_TURNS
+    const slot = this.#slots.find((s) => s.worker === worker)
+    if (max === 0 || worker.turnsStarted < max || slot === undefined || this.#closed) return
+    slot.retiring.add(worker)
+    slot.recycled += 1
+    this.#log.info({ worker: slot.index, pid: worker.child.pid, turns: worker.turnsStarted }, 'recycling app-server worker after PROXY_APP_SERVER_MAX_TURNS turns')
+    this.#spawn(slot)
+    const timer = setInterval(() => {
+      const replaced = slot.worker?.state !== 'starting'
+      if ((replaced && worker.inFlight === 0) || !worker.child.running) {
+        clearInterval(timer)
+        void worker.stop().finally(() => { slot.retiring.delete(worker) })
+      }
+    }, 100)
+    timer.unref()
   }
 
   #wakeWaiters (): void {
@@ -211,7 +242,11 @@ export class AppServerBackend implements CodexBackend {
       if (this.#problem !== undefined) throw this.#problem
       if (this.#loggedIn === false) throw serverError(503, `Codex is not logged in on this server. ${LOGIN_HINT}`, 'codex_not_logged_in')
       const ready = this.#readyWorkers()
-      if (ready.length > 0) return ready.reduce((a, b) => (b.inFlight < a.inFlight ? b : a))
+      if (ready.length > 0) {
+        const worker = ready.reduce((a, b) => (b.inFlight < a.inFlight ? b : a))
+        this.#retireIfWorn(worker)
+        return worker
+      }
       const wait = deadline - Date.now()
       if (wait <= 0) throw serverError(503, 'No Codex app-server worker is ready; it is starting or being replaced. Retry shortly.', 'codex_unavailable')
       await new Promise<void>((resolve, reject) => {
@@ -254,7 +289,7 @@ export class AppServerBackend implements CodexBackend {
     this.#closed = true
     clearInterval(this.#authTimer)
     for (const slot of this.#slots) clearTimeout(slot.timer)
-    await Promise.all(this.#slots.map(async (slot) => await slot.worker?.stop()))
+    await Promise.all(this.#slots.flatMap((slot) => [slot.worker, ...slot.retiring]).map(async (worker) => await worker?.stop()))
     this.#wakeWaiters()
     disposeCodexSetup(this.#setup)
   }

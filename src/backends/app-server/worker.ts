@@ -73,6 +73,7 @@ export class AppServerWorker {
   readonly #threads = new Map<string, ThreadListener>()
   #state: WorkerStatus['state'] = 'starting'
   #inFlight = 0
+  #turns = 0
   #failure: OpenAIError | undefined
   #rateLimits: RateLimitSnapshot | undefined
 
@@ -118,6 +119,11 @@ export class AppServerWorker {
     return this.#inFlight
   }
 
+  /** Turns started on this worker since it was spawned. */
+  get turnsStarted (): number {
+    return this.#turns
+  }
+
   /**
    * When the account's exhausted usage window resets (epoch seconds), from the latest
    * `account/rateLimits/updated`. Limits are per account, so the latest snapshot applies to every
@@ -160,6 +166,7 @@ export class AppServerWorker {
   /** Counts a turn against this worker (least-in-flight routing); the returned function ends it. */
   begin (): () => void {
     this.#inFlight += 1
+    this.#turns += 1
     let done = false
     return () => {
       if (done) return
