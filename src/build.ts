@@ -51,12 +51,13 @@ export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
       redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]'], censor: '[redacted]' }
     },
     bodyLimit: config.PROXY_BODY_LIMIT_BYTES,
-    // Socket-level limits: headers within 15 s, a whole request body within 60 s, idle
-    // keep-alive sockets closed after 10 s, and headers no larger than 16 KiB.
+    // Socket-level limits, so slow clients cannot hold sockets: headers and the whole request
+    // must arrive in time (checked every second), idle keep-alive sockets are closed, headers are
+    // at most 16 KiB. Responses themselves (long streams) are not limited here.
     connectionTimeout: 0,
-    requestTimeout: 60_000,
-    keepAliveTimeout: 10_000,
-    http: { headersTimeout: 15_000, maxHeaderSize: 16 * 1024 },
+    requestTimeout: config.PROXY_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.PROXY_KEEPALIVE_TIMEOUT_MS,
+    http: { headersTimeout: config.PROXY_HEADERS_TIMEOUT_MS, maxHeaderSize: 16 * 1024, connectionsCheckingInterval: 1000 },
     requestIdHeader: 'x-request-id',
     logController: new AccessLog(),
     genReqId: () => randomUUID(),

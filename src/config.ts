@@ -60,6 +60,9 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_AVG: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 200, description: 'Average requests per second (Traefik, and the in-app limit).' }),
   RATE_LIMIT_BURST: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 400, description: 'Burst size (Traefik, and the in-app limit).' }),
 
+  PROXY_HEADERS_TIMEOUT_MS: Milliseconds(15_000, 'A client must send its request headers within this time, or the socket is closed (slow clients cannot hold sockets).'),
+  PROXY_REQUEST_TIMEOUT_MS: Milliseconds(60_000, 'A client must send its whole request (headers and body) within this time (408 otherwise). Responses may take longer.'),
+  PROXY_KEEPALIVE_TIMEOUT_MS: Milliseconds(10_000, 'An idle keep-alive connection is closed after this time.'),
   PROXY_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, default: 20 * 1024 * 1024, description: 'Largest request body (images arrive inline).' }),
   PROXY_IMAGE_MAX_BYTES: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 10 * 1024 * 1024, description: 'Largest image the proxy downloads for an http(s) image_url.' }),
   PROXY_IMAGE_FETCH_TIMEOUT_MS: Milliseconds(10_000, 'Timeout of an image download.'),
@@ -114,6 +117,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, cwd = process.
       .map((s) => s.const).filter((c) => c !== undefined)
     return `${key}=${shown}: ${choices.length > 0 ? `expected one of ${choices.map(String).join(', ')}` : e.message}`
   })
+  if (problems.length === 0) {
+    const c = converted as Static<typeof ConfigSchema>
+    if (c.PROXY_REQUEST_TIMEOUT_MS > 0 && c.PROXY_HEADERS_TIMEOUT_MS > c.PROXY_REQUEST_TIMEOUT_MS) {
+      problems.push(`PROXY_HEADERS_TIMEOUT_MS=${c.PROXY_HEADERS_TIMEOUT_MS}: must not be longer than PROXY_REQUEST_TIMEOUT_MS=${c.PROXY_REQUEST_TIMEOUT_MS}`)
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems)
 
   const config = converted as Static<typeof ConfigSchema>

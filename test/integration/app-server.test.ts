@@ -1,6 +1,7 @@
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AppServerBackend } from '../../src/backends/app-server/app-server-backend.js'
+import { liveChildren } from '../../src/backends/child-process.js'
 import { usageFor, type MockRequest } from '../fixtures/mock-upstream.mjs'
 import { TEST_KEY, baseUrl } from '../helpers/build-test-app.js'
 import { startCodexUpstreamApp, type CodexUpstreamApp } from '../helpers/codex-upstream-app.js'
@@ -195,10 +196,17 @@ describe('app-server backend (real Codex, mock upstream)', () => {
     })
   })
 
-  it('leaves no thread loaded after many requests', async () => {
-    for (let i = 0; i < 10; i++) await client.chat.completions.create({ model: 'codex-5', messages: [{ role: 'user', content: `sequential q${i}` }] })
+  it('returns to its baseline of child processes and loaded threads after many requests', async () => {
     const backend = h.app.codex as AppServerBackend
+    const children = liveChildren().size
+    const pids = backend.workerPids()
+    for (let i = 0; i < 20; i++) {
+      if (i % 2 === 0) await client.chat.completions.create({ model: 'codex-5', messages: [{ role: 'user', content: `sequential q${i}` }] })
+      else await postChat(h.app, { stream: true, messages: [{ role: 'user', content: `sequential q${i}` }] })
+    }
     await waitFor(async () => (await backend.loadedThreadCounts()).every((n) => n === 0), 3000, 'threads to unload')
+    expect(liveChildren().size).toBe(children)
+    expect(backend.workerPids()).toEqual(pids)
   })
 
   it('fails a stream fast when its worker dies, and the next request succeeds on a replacement', async () => {
