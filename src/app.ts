@@ -8,7 +8,9 @@ import codexPlugin from '../plugins/codex.js'
 import configPlugin from '../plugins/config.js'
 import corsPlugin from '../plugins/cors.js'
 import errorHandler from '../plugins/error-handler.js'
+import jsonBodyGuard from '../plugins/json-body-guard.js'
 import metricsPlugin from '../plugins/metrics.js'
+import requestIdPlugin from '../plugins/request-id.js'
 import ssePlugin from '../plugins/sse.js'
 import turnSignalPlugin from '../plugins/turn-signal.js'
 import usagePlugin from '../plugins/usage.js'
@@ -28,6 +30,8 @@ export interface AppOptions {
 export async function registerApp (app: FastifyInstance, opts: AppOptions): Promise<void> {
   await app.register(configPlugin, { config: opts.config })
   await app.register(errorHandler)
+  await app.register(requestIdPlugin)
+  await app.register(jsonBodyGuard)
   await app.register(sensible)
   await app.register(corsPlugin)
   await app.register(usagePlugin)

@@ -1,23 +1,19 @@
-import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { registerApp, type AppOptions } from './app.js'
-import { invalidRequest } from './errors.js'
-import { jsonBodyProblem } from './http/json-body.js'
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+import { requestIdFor } from './http/request-id.js'
 
 /**
  * One structured access-log line per request (method, path, status, time, request id); the
- * incoming-request line only at debug. Headers are never logged, so keys cannot leak.
+ * incoming-request line only at debug. Headers and query strings are never logged, so keys
+ * cannot leak.
  */
-class AccessLog extends LogController {
+export class AccessLog extends LogController {
   constructor () {
     super({ requestIdLogLabel: 'requestId' })
   }
 
   override incomingRequest (request: Parameters<LogController['incomingRequest']>[0]): void {
-    // The path only, as in the completed line: a client may put a key in the query string.
     request.log.debug({ method: request.method, url: request.url.split('?', 1)[0] }, 'incoming request')
   }
 
@@ -41,7 +37,7 @@ export interface BuildOptions extends AppOptions {
 
 /**
  * Builds the Fastify instance: server limits and timeouts (so slow clients cannot hold sockets),
- * request ids, key redaction, and the app itself.
+ * request ids, the access log and key redaction, JSON-only bodies, and the app itself.
  */
 export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
   const { config } = opts
@@ -58,9 +54,9 @@ export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
     requestTimeout: config.PROXY_REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.PROXY_KEEPALIVE_TIMEOUT_MS,
     http: { headersTimeout: config.PROXY_HEADERS_TIMEOUT_MS, maxHeaderSize: 16 * 1024, connectionsCheckingInterval: 1000 },
-    requestIdHeader: 'x-request-id',
+    requestIdHeader: false,
+    genReqId: requestIdFor,
     logController: new AccessLog(),
-    genReqId: () => randomUUID(),
     return503OnClosing: true,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true }
@@ -68,20 +64,6 @@ export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
 
   // JSON only: a text/plain body is a 415, not a string handed to the JSON schema.
   app.removeContentTypeParser(['text/plain'])
-
-  // JSON that parses here but that Codex could not read (nested deeper than its parser allows,
-  // unpaired surrogates) is a 400 now, not a turn that hangs and a worker recycled as hung later.
-  app.addHook('preValidation', async (request) => {
-    const problem = jsonBodyProblem(request.body)
-    if (problem !== undefined) throw invalidRequest(problem.message, problem.param, 'invalid_value')
-  })
-
-  // Echo the request id, but only a well-formed one: a client's header is not trusted into logs blindly.
-  app.addHook('onRequest', async (request, reply) => {
-    const incoming = request.headers['x-request-id']
-    if (typeof incoming === 'string' && !REQUEST_ID.test(incoming)) request.id = randomUUID()
-    void reply.header('x-request-id', request.id)
-  })
 
   await registerApp(app, opts)
   return app
