@@ -33,15 +33,22 @@ export function fdCount (pid: number): number | undefined {
 
 interface ProcInfo { ppid: number, startTime: string }
 
-/** /proc/<pid>/stat: the command name may contain spaces and parentheses, so parse after the last ')'. */
-function procInfo (pid: number): ProcInfo | undefined {
-  let stat: string
+/**
+ * The fields of /proc/<pid>/stat after the command name (which may contain spaces and
+ * parentheses, so the line is split after the last ')'): index 0 is field 3 of the full line.
+ */
+function statFields (pid: number): string[] | undefined {
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   } catch {
     return undefined
   }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+function procInfo (pid: number): ProcInfo | undefined {
+  const fields = statFields(pid)
+  if (fields === undefined) return undefined
   // After the comm: state(0) ppid(1) … starttime is field 22 of the full line, index 19 here.
   const ppid = Number(fields[1])
   const startTime = fields[19]
@@ -95,13 +102,8 @@ const TICKS_PER_SECOND = 100
 
 /** CPU time (user + system) the process has used so far, in ms. */
 export function cpuMs (pid: number): number | undefined {
-  let stat: string
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  } catch {
-    return undefined
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const fields = statFields(pid)
+  if (fields === undefined) return undefined
   // utime and stime: fields 14 and 15 of the full line, 11 and 12 after the comm.
   const ticks = Number(fields[11]) + Number(fields[12])
   return Number.isFinite(ticks) ? ticks * 1000 / TICKS_PER_SECOND : undefined

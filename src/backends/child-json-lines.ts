@@ -1,5 +1,5 @@
 import { serverError, timeoutError, type OpenAIError } from '../errors.js'
-import { lastStderrLine, type CodexChild } from './child-process.js'
+import { describeExit, type CodexChild } from './child-process.js'
 import { spawnProblem } from './codex-command.js'
 
 /**
@@ -44,7 +44,6 @@ export function childExitError (child: CodexChild, bin: string): OpenAIError {
   const exit = child.exitInfo
   if (exit?.spawnError !== undefined) return serverError(503, spawnProblem(bin, exit.spawnError), 'codex_unavailable')
   if (child.protocolError !== undefined) return serverError(502, child.protocolError.message, 'codex_protocol_error')
-  const said = lastStderrLine(child.stderrTail())
-  const how = exit === undefined ? 'closed its output' : exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`
+  const { how, said } = describeExit(child, 'closed its output')
   return serverError(502, `Codex ${how} before finishing the answer${said === undefined ? '.' : `: ${said}`}`, 'codex_exited')
 }

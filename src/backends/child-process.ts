@@ -217,6 +217,16 @@ export class CodexChild {
   }
 }
 
+/**
+ * How a child ended, in words ("exited with code 1", "was killed by SIGKILL", or `unfinished`
+ * while it has not), and the last thing it said on stderr.
+ */
+export function describeExit (child: CodexChild, unfinished: string): { how: string, said: string | undefined } {
+  const exit = child.exitInfo
+  const how = exit === undefined ? unfinished : exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`
+  return { how, said: lastStderrLine(child.stderrTail()) }
+}
+
 /** The last meaningful stderr line: what Codex said before it died. */
 export function lastStderrLine (tail: string): string | undefined {
   const lines = tail.split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('WARNING: proceeding'))

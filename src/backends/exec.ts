@@ -1,7 +1,7 @@
 import type { Config } from '../config.js'
 import { isOpenAIError, serverError, type OpenAIError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { LOGIN_HINT, mapCodexError } from './app-server/codex-errors.js'
+import { LOGIN_HINT, mapCodexError } from './codex-errors.js'
 import { CodexChild } from './child-process.js'
 import { childExitError, childJsonLines } from './child-json-lines.js'
 import { resolveCodexBinary, type CodexBinary } from './codex-command.js'

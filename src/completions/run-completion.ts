@@ -1,5 +1,6 @@
 import { isOpenAIError, timeoutError, toOpenAIError, type OpenAIError } from '../errors.js'
 import type { BackendEvent, CodexBackend, CompletionRequest, FinishReason, TokenUsage } from '../backends/types.js'
+import { raceAbort } from '../race-abort.js'
 import type { Admission } from './admission.js'
 
 export interface TurnLimits {
@@ -36,21 +37,6 @@ export interface RunCompletionOptions {
 }
 
 const CLIENT_CLOSED = 499
-
-/** Settles like `promise`, or rejects with the signal's reason as soon as it aborts. */
-async function raceAbort<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) throw signal.reason
-  let onAbort: (() => void) | undefined
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
-  }
-}
 
 /**
  * One turn from admission to settlement: waits for a slot, runs the backend under the total,

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { onTestFinished } from 'vitest'
+import { afterEach, beforeEach, onTestFinished } from 'vitest'
 import { buildApp } from '../../src/build.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import type { CodexBackend } from '../../src/backends/types.js'
@@ -80,4 +80,20 @@ export function baseUrl (app: FastifyInstance): string {
   const address = app.server.address()
   if (address === null || typeof address === 'string') throw new Error('app is not listening on TCP')
   return `http://127.0.0.1:${address.port}`
+}
+
+/**
+ * Sets SHIM_DELAY_MS (the pause between the fake Codex's deltas) for the tests of the enclosing
+ * describe. The fake reads it from its environment, which it inherits from this process.
+ */
+export function useShimDelay (ms: number): void {
+  let saved: string | undefined
+  beforeEach(() => {
+    saved = process.env.SHIM_DELAY_MS
+    process.env.SHIM_DELAY_MS = String(ms)
+  })
+  afterEach(() => {
+    if (saved === undefined) delete process.env.SHIM_DELAY_MS
+    else process.env.SHIM_DELAY_MS = saved
+  })
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { liveChildren } from '../../src/backends/child-process.js'
-import { AUTH, REPO_ROOT, buildTestApp, type ShimVariant } from '../helpers/build-test-app.js'
+import { AUTH, REPO_ROOT, buildTestApp, useShimDelay, type ShimVariant } from '../helpers/build-test-app.js'
 import { expectChildrenBackTo, expectEnvelope, openStream, postChat, readUsageLog, userMessage, waitFor, type Chunk, type Envelope } from '../helpers/http.js'
 
 const CHAT = '/v1/chat/completions'
@@ -178,15 +178,7 @@ describe('a CODEX_HOME that does not exist', () => {
 })
 
 describe('a busy server', () => {
-  let saved: string | undefined
-  beforeEach(() => {
-    saved = process.env.SHIM_DELAY_MS
-    process.env.SHIM_DELAY_MS = '300'
-  })
-  afterEach(() => {
-    if (saved === undefined) delete process.env.SHIM_DELAY_MS
-    else process.env.SHIM_DELAY_MS = saved
-  })
+  useShimDelay(300)
 
   it('answers 429 with Retry-After when the queue is full, streaming or not', async () => {
     const { app } = await buildTestApp({ shim: 'slow', listen: true, env: { PROXY_MAX_CONCURRENCY: '1', PROXY_MAX_QUEUE: '0' } })
@@ -234,17 +226,9 @@ describe('a busy server', () => {
 })
 
 describe('PROXY_TIMEOUT_MS', () => {
-  let saved: string | undefined
-  beforeEach(() => {
-    saved = process.env.SHIM_DELAY_MS
-    // The first delta comes at once, the answer would take 4 s: the total limit falls in between,
-    // however slow the machine is to start the fake Codex.
-    process.env.SHIM_DELAY_MS = '1000'
-  })
-  afterEach(() => {
-    if (saved === undefined) delete process.env.SHIM_DELAY_MS
-    else process.env.SHIM_DELAY_MS = saved
-  })
+  // The first delta comes at once, the answer would take 4 s: the total limit falls in between,
+  // however slow the machine is to start the fake Codex.
+  useShimDelay(1000)
 
   it('cancels a turn that takes too long in total with a 504', async () => {
     const error = await nonStream({ shim: 'slow', env: { PROXY_TIMEOUT_MS: '2500' } }, { type: 'timeout_error', code: 'timeout' }, 504)

@@ -1,5 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { AUTH, buildTestApp } from '../helpers/build-test-app.js'
+import { describe, expect, it } from 'vitest'
+import { AUTH, buildTestApp, useShimDelay } from '../helpers/build-test-app.js'
 import { openStream, postChat, userMessage, waitFor } from '../helpers/http.js'
 
 describe('/healthz and /readyz', () => {
@@ -19,15 +19,7 @@ describe('/healthz and /readyz', () => {
   })
 
   describe('while turns run', () => {
-    let saved: string | undefined
-    beforeEach(() => {
-      saved = process.env.SHIM_DELAY_MS
-      process.env.SHIM_DELAY_MS = '300'
-    })
-    afterEach(() => {
-      if (saved === undefined) delete process.env.SHIM_DELAY_MS
-      else process.env.SHIM_DELAY_MS = saved
-    })
+    useShimDelay(300)
 
     it('/readyz counts active and queued turns', async () => {
       const { app } = await buildTestApp({ listen: true, shim: 'slow', env: { PROXY_MAX_CONCURRENCY: '1', PROXY_MAX_QUEUE: '4' } })

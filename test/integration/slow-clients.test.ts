@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
-import { TEST_KEY, baseUrl, buildTestApp } from '../helpers/build-test-app.js'
+import { TEST_KEY, baseUrl, buildTestApp, useShimDelay } from '../helpers/build-test-app.js'
 
 // HTTP hardening: a client that sends its headers or body too slowly, or keeps an idle
 // connection, loses the socket instead of holding it forever.
@@ -54,9 +54,9 @@ describe('slow clients', () => {
     expect(value).toContain('{"ok":true}')
   })
 
-  it('does not cut a response that takes longer than the request timeout', async () => {
-    process.env.SHIM_DELAY_MS = '400'
-    try {
+  describe('with a slow fake Codex', () => {
+    useShimDelay(400)
+    it('does not cut a response that takes longer than the request timeout', async () => {
       const { app } = await buildTestApp({ listen: true, env: FAST, shim: 'slow' })
       const res = await fetch(`${baseUrl(app)}/v1/chat/completions`, {
         method: 'POST',
@@ -68,9 +68,7 @@ describe('slow clients', () => {
       expect(Date.now() - started).toBeGreaterThan(1000)
       expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true)
       expect(text).not.toContain('"error"')
-    } finally {
-      delete process.env.SHIM_DELAY_MS
-    }
+    })
   })
 
   it('refuses a headers timeout longer than the request timeout at start', () => {

@@ -1,25 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { liveChildren } from '../../src/backends/child-process.js'
-import { buildTestApp } from '../helpers/build-test-app.js'
+import { buildTestApp, useShimDelay } from '../helpers/build-test-app.js'
 import { expectChildrenBackTo, openStream, parseSse, postChat, readUsageLog, sharedTestApp, sseData, userMessage, waitFor, type Chunk } from '../helpers/http.js'
 
 const KEEPALIVE = ': keepalive'
 /** Six words: four deltas from the fake Codex, about 4 × SHIM_DELAY_MS of streaming. */
 const LONG = 'one two three four five six'
 const streamBody = (text = LONG): Record<string, unknown> => ({ model: 'codex-5', messages: userMessage(text), stream: true })
-
-/** The fake Codex reads SHIM_DELAY_MS from its environment, which it inherits from this process. */
-function useShimDelay (ms: number): void {
-  let saved: string | undefined
-  beforeEach(() => {
-    saved = process.env.SHIM_DELAY_MS
-    process.env.SHIM_DELAY_MS = String(ms)
-  })
-  afterEach(() => {
-    if (saved === undefined) delete process.env.SHIM_DELAY_MS
-    else process.env.SHIM_DELAY_MS = saved
-  })
-}
 
 const keepalives = (raw: string): number => parseSse(raw).flatMap((b) => b.comments).filter((c) => c === KEEPALIVE).length
 const contentOf = (raw: string): string => sseData(raw)

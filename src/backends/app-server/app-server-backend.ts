@@ -6,7 +6,7 @@ import type { Logger } from '../../logger.js'
 import { resolveCodexBinary, type CodexBinary } from '../codex-command.js'
 import { disposeCodexSetup, prepareCodex, type CodexSetup } from '../codex-setup.js'
 import { isReasoningEffort, type BackendEvent, type BackendHealth, type CodexBackend, type CodexModel, type CompletionRequest, type ReasoningEffort } from '../types.js'
-import { LOGIN_HINT } from './codex-errors.js'
+import { LOGIN_HINT } from '../codex-errors.js'
 import { runTurn } from './turn.js'
 import { AppServerWorker } from './worker.js'
 

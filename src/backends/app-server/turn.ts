@@ -2,7 +2,8 @@ import { serverError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { AsyncQueue } from '../async-queue.js'
 import type { BackendEvent, CompletionRequest, TokenUsage } from '../types.js'
-import { mapCodexError, type CodexTurnError } from './codex-errors.js'
+import { raceAbort } from '../../race-abort.js'
+import { mapCodexError, type CodexTurnError } from '../codex-errors.js'
 import { dynamicTools, planThread, toolingInstructions } from './items.js'
 import type { AppServerWorker } from './worker.js'
 
@@ -35,23 +36,6 @@ export function toTokenUsage (u: AppServerUsage | undefined): TokenUsage | undef
     totalTokens: u.totalTokens ?? u.inputTokens + u.outputTokens,
     cachedTokens: u.cachedInputTokens,
     reasoningTokens: u.reasoningOutputTokens
-  }
-}
-
-/** Resolves like `promise`, or rejects with the signal's reason as soon as it aborts. */
-async function unlessAborted<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted()
-  let onAbort: (() => void) | undefined
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_resolve, reject) => {
-        onAbort = () => { reject(signal.reason) }
-        signal.addEventListener('abort', onAbort, { once: true })
-      })
-    ])
-  } finally {
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
   }
 }
 
@@ -99,7 +83,7 @@ export async function * runTurn (worker: AppServerWorker, request: CompletionReq
     const startCall = worker.rpc.request<{ thread: { id: string } }>('thread/start', threadParams)
     // If the client leaves while the thread is being created, the thread is still cleaned up.
     startCall.then((r) => { if (signal.aborted) void worker.rpc.request('thread/unsubscribe', { threadId: r.thread.id }).catch(() => {}) }, () => {})
-    threadId = (await unlessAborted(startCall, signal)).thread.id
+    threadId = (await raceAbort(startCall, signal)).thread.id
     unlisten = worker.listen(threadId, {
       onNotification: (method, params) => { queue.push({ method, params }) },
       // A model's call to a client tool is handed back to the HTTP client, not answered here;
@@ -111,13 +95,13 @@ export async function * runTurn (worker: AppServerWorker, request: CompletionReq
       },
       onWorkerGone: (err) => { queue.fail(err) }
     })
-    if (plan.history.length > 0) await unlessAborted(worker.rpc.request('thread/inject_items', { threadId, items: plan.history }), signal)
+    if (plan.history.length > 0) await raceAbort(worker.rpc.request('thread/inject_items', { threadId, items: plan.history }), signal)
 
     const turnParams: Record<string, unknown> = { threadId, input: plan.input, summary: 'auto' }
     if (request.effort !== undefined) turnParams.effort = request.effort
     if (request.outputFormat?.type === 'json_schema' && request.outputFormat.schema !== undefined) turnParams.outputSchema = request.outputFormat.schema
     turnStart = worker.rpc.request<{ turn: { id: string } }>('turn/start', turnParams)
-    turnId = (await unlessAborted(turnStart as Promise<{ turn: { id: string } }>, signal)).turn.id
+    turnId = (await raceAbort(turnStart as Promise<{ turn: { id: string } }>, signal)).turn.id
     yield { type: 'started' }
 
     const calls: Array<{ id: string, name: string, arguments: string }> = []

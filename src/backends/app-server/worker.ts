@@ -1,6 +1,6 @@
 import { serverError, type OpenAIError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
-import { CodexChild, lastStderrLine } from '../child-process.js'
+import { CodexChild, describeExit, lastStderrLine } from '../child-process.js'
 import { spawnProblem } from '../codex-command.js'
 import type { WorkerStatus } from '../types.js'
 import type { RpcTimeoutError } from './rpc-client.js'
@@ -210,8 +210,7 @@ export class AppServerWorker {
   #exitError (): OpenAIError {
     const exit = this.child.exitInfo
     if (exit?.spawnError !== undefined) return serverError(503, spawnProblem(this.#opts.bin, exit.spawnError), 'codex_unavailable')
-    const said = lastStderrLine(this.child.stderrTail())
-    const how = exit === undefined ? 'stopped' : exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`
+    const { how, said } = describeExit(this.child, 'stopped')
     return serverError(502, `Codex app-server ${how}${said === undefined ? '' : `: ${said}`}`, 'codex_exited')
   }
 

@@ -1,4 +1,4 @@
-import { OpenAIError, invalidRequest, notFound, rateLimited, serverError } from '../../errors.js'
+import { OpenAIError, invalidRequest, notFound, rateLimited, serverError } from '../errors.js'
 
 /** The `error` object of app-server's `error` notification and of a failed turn. */
 export interface CodexTurnError {
