@@ -2,7 +2,7 @@
 // keys of other lengths: the measurement behind "compared in constant time" (docs/reliability.md).
 // Not a test (tests make no timing assertions): run it with `npx tsx bench/auth-timing.ts`.
 //
-// Two levels: the comparison itself (plugins/auth.ts `checkKey`, which is what the auth hook calls)
+// Two levels: the comparison itself (src/auth/key-ring.ts `checkKey`, which is what the auth hook calls)
 // and whole rejected requests through the app (`app.inject`, 401 for every wrong key). Variants
 // are measured in interleaved rounds, so drift of the machine hits them all alike; medians of the
 // per-round means are reported, and the median of each variant's ratio to a reference variant
@@ -10,7 +10,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { checkKey, keyDigest } from '../plugins/auth.js'
+import { checkKey, keyDigest } from '../src/auth/key-ring.js'
 import { buildApp } from '../src/build.js'
 import { loadConfig } from '../src/config.js'
 

@@ -135,7 +135,7 @@ export async function ttftSection (lab: Lab, p: Profile['ttft']): Promise<Sectio
   ])
   const where = table(['Where the proxy\'s first token comes from (means)', 'ms'], [
     ['client-side TTFT through the proxy', ms(proxyT.mean)],
-    ['inside the proxy: runCompletion started → first text (metric `codex_api_time_to_first_token_seconds`)', ms(serverTtft)],
+    ['inside the proxy: runTurn started → first text (metric `codex_api_time_to_first_token_seconds`)', ms(serverTtft)],
     ['HTTP in + request handling + SSE out (difference)', ms(proxyT.mean - serverTtft)],
     ['direct app-server TTFT', ms(directT.mean)],
     ['direct: turn/completed → thread/unsubscribe answered (p50; the proxy sends `[DONE]` after it)', ms(summarize(unsubscribe).p50)]

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
-import { Admission } from '../src/completions/admission.js'
+import { Admission } from '../src/turns/admission.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,33 +1,22 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { rateLimited, unauthorized } from '../src/errors.js'
-import { TokenBuckets } from '../src/http/token-bucket.js'
+import { KeyRing } from '../src/auth/key-ring.js'
+import { unauthorized } from '../src/errors.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** `models`: public unless PROXY_PROTECT_MODELS=true. */
     auth?: 'models' | undefined
   }
+  interface FastifyRequest {
+    /** The name of the API key the request carried (set by the auth hook; null on public routes). */
+    apiKeyName: string | null
+  }
 }
 
 export interface AuthPluginOptions {
   /** Let every request of this scope through (e.g. PROXY_METRICS_PUBLIC=true). */
   public?: boolean | undefined
-}
-
-/** Every key, whatever its length, becomes a 32-byte SHA-256 digest before it is compared. */
-export const keyDigest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest()
-
-/**
- * The one comparison of a presented key (undefined when none was sent) with the expected key's
- * digest. Both sides are always 32 bytes, so timingSafeEqual never sees a length difference and
- * takes the same time for every wrong key; a missing key is compared too (as ''), so it takes the
- * same path. Returns the presented key's digest as well: the rate limiter's bucket id.
- */
-export function checkKey (presented: string | undefined, expected: Buffer): { ok: boolean, digest: Buffer } {
-  const digest = keyDigest(presented ?? '')
-  return { ok: timingSafeEqual(digest, expected) && presented !== undefined, digest }
 }
 
 /** The key a client presented: `Authorization: Bearer <key>` or `x-api-key`. */
@@ -42,22 +31,20 @@ function presentedKey (request: FastifyRequest): string | undefined {
 }
 
 /**
- * API-key check for the scope it is registered in. Keys are compared as SHA-256 digests with
- * timingSafeEqual, so neither a key's length nor its prefix shows in the time taken.
+ * API-key check for the scope it is registered in: the key is compared in constant time with
+ * every configured key, and its name (never the key) is what the request is known by from here on.
  */
 const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
+  if (!fastify.hasRequestDecorator('apiKeyName')) fastify.decorateRequest('apiKeyName', null)
   if (opts.public === true) return
-  const { PROXY_API_KEY, PROXY_PROTECT_MODELS, PROXY_RATE_LIMIT_ENABLED, RATE_LIMIT_AVG, RATE_LIMIT_BURST } = fastify.config
-  const expected = keyDigest(PROXY_API_KEY)
-  // For deployments without Traefik: the same average/burst the edge would apply, per key.
-  const buckets = PROXY_RATE_LIMIT_ENABLED ? new TokenBuckets(RATE_LIMIT_AVG, RATE_LIMIT_BURST) : undefined
+  const { PROXY_API_KEY, PROXY_PROTECT_MODELS } = fastify.config
+  const keys = new KeyRing([{ name: 'default', key: PROXY_API_KEY }])
   fastify.addHook('onRequest', async (request) => {
     if (request.routeOptions.config.auth === 'models' && !PROXY_PROTECT_MODELS) return
     const key = presentedKey(request)
-    const { ok, digest: presented } = checkKey(key, expected)
-    if (!ok) throw unauthorized(key === undefined ? 'Missing API key. Send it as `Authorization: Bearer <key>` or `x-api-key`.' : undefined)
-    const wait = buckets?.take(presented.toString('base64')) ?? 0
-    if (wait > 0) throw rateLimited(`Too many requests for this API key (RATE_LIMIT_AVG=${RATE_LIMIT_AVG}/s, burst ${RATE_LIMIT_BURST}).`, wait)
+    const name = keys.match(key)
+    if (name === undefined) throw unauthorized(key === undefined ? 'Missing API key. Send it as `Authorization: Bearer <key>` or `x-api-key`.' : undefined)
+    request.apiKeyName = name
   })
 }
 

@@ -2,8 +2,8 @@ import cors, { type FastifyCorsOptions } from '@fastify/cors'
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 
-/** Request headers a browser client may send: the SDKs' own and every `X-Stainless-*`. */
-const ALLOWED_HEADER = /^(authorization|content-type|accept|x-api-key|x-request-id|x-no-keepalive|openai-[a-z0-9-]+|x-stainless-[a-z0-9-]+)$/
+/** Request headers a browser client may send: the SDKs' own, every `X-Stainless-*` and `anthropic-*`. */
+const ALLOWED_HEADER = /^(authorization|content-type|accept|x-api-key|x-request-id|x-no-keepalive|openai-[a-z0-9-]+|anthropic-[a-z0-9-]+|x-stainless-[a-z0-9-]+)$/
 
 /** The headers of a preflight's Access-Control-Request-Headers that this API accepts. */
 export function allowedRequestHeaders (requested: string | undefined): string[] {

@@ -1,18 +1,27 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { OpenAIError, invalidRequest, isOpenAIError, notFound, serverError, type OpenAIErrorType } from '../src/errors.js'
+import type { DialectName } from '../src/api/dialect.js'
+import { dialectOf } from '../src/api/dialects.js'
+import { ApiError, invalidRequest, isApiError, notFound, serverError, type ErrorKind } from '../src/errors.js'
 import { ClientGoneError } from '../src/http/client-abort.js'
 import { validationParam } from '../src/http/validation-param.js'
 
-const TYPE_BY_STATUS: Readonly<Record<number, OpenAIErrorType>> = {
-  401: 'authentication_error',
-  403: 'permission_error',
-  404: 'not_found_error',
-  429: 'rate_limit_error'
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The API dialect this route speaks: its errors are rendered that way (default: OpenAI's envelope). */
+    dialect?: DialectName | undefined
+  }
 }
 
-/** Fastify's own errors (body parsing, validation, limits) as OpenAI errors. */
-function fromFastifyError (err: FastifyError): OpenAIError {
+const KIND_BY_STATUS: Readonly<Record<number, ErrorKind>> = {
+  401: 'authentication',
+  403: 'permission',
+  404: 'not_found',
+  429: 'rate_limit'
+}
+
+/** Fastify's own errors (body parsing, validation, limits) as ApiErrors. */
+function fromFastifyError (err: FastifyError): ApiError {
   if (err.validation !== undefined) {
     const first = err.validation[0]
     const param = first === undefined ? null : validationParam(first, err.validationContext)
@@ -22,9 +31,9 @@ function fromFastifyError (err: FastifyError): OpenAIError {
   }
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new OpenAIError(415, 'Unsupported Content-Type: send the request body as application/json.', { type: 'invalid_request_error', code: 'unsupported_media_type' })
+      return new ApiError(415, 'Unsupported Content-Type: send the request body as application/json.', { kind: 'invalid_request', code: 'unsupported_media_type' })
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new OpenAIError(413, 'The request body is too large.', { type: 'invalid_request_error', code: 'request_too_large' })
+      return new ApiError(413, 'The request body is too large.', { kind: 'invalid_request', code: 'request_too_large' })
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return invalidRequest('The request body is empty; send a JSON object.', null, 'invalid_json')
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -33,7 +42,7 @@ function fromFastifyError (err: FastifyError): OpenAIError {
   const status = err.statusCode ?? 500
   if (status === 400 && err instanceof SyntaxError) return invalidRequest('The request body is not valid JSON.', null, 'invalid_json')
   if (status >= 400 && status < 500) {
-    return new OpenAIError(status, err.message, { type: TYPE_BY_STATUS[status] ?? 'invalid_request_error', code: err.code ?? null })
+    return new ApiError(status, err.message, { kind: KIND_BY_STATUS[status] ?? 'invalid_request', code: err.code ?? null })
   }
   if (status === 503) return serverError(503, 'The server is not accepting requests right now.', 'unavailable', err)
   return serverError(500, 'Internal server error.', 'internal_error', err)
@@ -54,8 +63,8 @@ function patternOf (url: string): RegExp {
 }
 
 /**
- * One error shape for everything: Fastify's errors, ours, unknown routes (404) and known routes
- * asked with the wrong method (405). 5xx details are logged, never sent.
+ * Every error, in the dialect of the route it happened on: Fastify's errors, ours, unknown routes
+ * (404) and known routes asked with the wrong method (405). 5xx details are logged, never sent.
  */
 const errorHandler: FastifyPluginAsync = async (fastify) => {
   const routes: KnownRoute[] = []
@@ -64,21 +73,26 @@ const errorHandler: FastifyPluginAsync = async (fastify) => {
     for (const method of methods) routes.push({ method, pattern: patternOf(route.url) })
   })
 
-  const send = async (err: OpenAIError, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  const render = async (err: ApiError, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const path = request.url.split('?', 1)[0] ?? '/'
+    const answer = dialectOf(request.routeOptions.config?.dialect, path).httpError(err)
+    for (const [name, value] of Object.entries(answer.headers)) void reply.header(name, value)
+    await reply.code(answer.status).send(answer.body)
+  }
+  const send = async (err: ApiError, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (err.statusCode >= 500) request.log.error({ err: err.cause ?? err, code: err.code }, err.message)
     else request.log.info({ status: err.statusCode, code: err.code, param: err.param }, err.message)
-    for (const [name, value] of Object.entries(err.headers)) void reply.header(name, value)
-    await reply.code(err.statusCode).send(err.toEnvelope())
+    await render(err, request, reply)
   }
 
   fastify.setErrorHandler(async (error, request, reply) => {
     if (error instanceof ClientGoneError) {
       // Nobody is listening any more; 499 is what the access log will say.
       request.log.debug('client went away before the answer')
-      await reply.code(499).send(new OpenAIError(499, error.message, { type: 'invalid_request_error', code: 'client_closed_request' }).toEnvelope())
+      await render(new ApiError(499, error.message, { kind: 'invalid_request', code: 'client_closed_request' }), request, reply)
       return
     }
-    const err = isOpenAIError(error) ? error : fromFastifyError(error as FastifyError)
+    const err = isApiError(error) ? error : fromFastifyError(error as FastifyError)
     await send(err, request, reply)
   })
 
@@ -88,8 +102,8 @@ const errorHandler: FastifyPluginAsync = async (fastify) => {
     // CORS answers OPTIONS on every path; that alone does not make a path a known route.
     if (allowed.some((m) => m !== 'OPTIONS' && m !== 'HEAD')) {
       void reply.header('allow', allowed.join(', '))
-      await send(new OpenAIError(405, `Method ${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}.`, {
-        type: 'invalid_request_error', code: 'method_not_allowed'
+      await send(new ApiError(405, `Method ${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}.`, {
+        kind: 'invalid_request', code: 'method_not_allowed'
       }), request, reply)
       return
     }

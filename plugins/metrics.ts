@@ -1,14 +1,15 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { TurnOutcome } from '../src/completions/run-completion.js'
+import type { TurnOutcome } from '../src/turns/run-turn.js'
+import type { UsageEvent } from '../src/usage/ledger.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: {
       registry: Registry
-      /** Records a finished turn: time to first token, tokens, outcome. */
-      observeTurn: (outcome: TurnOutcome, labels: { stream: boolean, usageSource: 'codex' | 'estimate' }, tokens: { prompt: number, completion: number }) => void
+      /** Records a finished turn (its outcome and its usage-log line): time to first token, tokens, outcome. */
+      observeTurn: (outcome: TurnOutcome, event: UsageEvent) => void
     }
   }
 }
@@ -33,12 +34,12 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
   const ttft = new Histogram({
     name: 'codex_api_time_to_first_token_seconds',
     help: 'From request start to the first text, reasoning or tool call.',
-    labelNames: ['stream'],
+    labelNames: ['dialect', 'stream'],
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
     registers: [registry]
   })
-  const turns = new Counter({ name: 'codex_api_turns_total', help: 'Codex turns by outcome status.', labelNames: ['status'], registers: [registry] })
-  const tokens = new Counter({ name: 'codex_api_tokens_total', help: 'Tokens by kind and source (codex: reported by Codex; estimate: ~4 chars/token).', labelNames: ['kind', 'source'], registers: [registry] })
+  const turns = new Counter({ name: 'codex_api_turns_total', help: 'Codex turns by API dialect and outcome status.', labelNames: ['dialect', 'status'], registers: [registry] })
+  const tokens = new Counter({ name: 'codex_api_tokens_total', help: 'Tokens by API dialect, kind and source (codex: reported by Codex; estimate: ~4 chars/token).', labelNames: ['dialect', 'kind', 'source'], registers: [registry] })
 
   new Gauge({ // eslint-disable-line no-new -- registered through `registers`; read at scrape time
     name: 'codex_api_active_turns',
@@ -90,11 +91,13 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
 
   fastify.decorate('metrics', {
     registry,
-    observeTurn (outcome, labels, counts) {
-      turns.inc({ status: String(outcome.status) })
-      if (outcome.firstTokenMs !== undefined) ttft.observe({ stream: String(labels.stream) }, outcome.firstTokenMs / 1000)
-      tokens.inc({ kind: 'prompt', source: labels.usageSource }, counts.prompt)
-      tokens.inc({ kind: 'completion', source: labels.usageSource }, counts.completion)
+    observeTurn (outcome, event) {
+      const dialect = event.dialect ?? 'chat'
+      const source = event.usage_source ?? 'estimate'
+      turns.inc({ dialect, status: String(outcome.status) })
+      if (outcome.firstTokenMs !== undefined) ttft.observe({ dialect, stream: String(event.stream) }, outcome.firstTokenMs / 1000)
+      tokens.inc({ dialect, kind: 'prompt', source }, event.prompt_tokens_est)
+      tokens.inc({ dialect, kind: 'completion', source }, event.completion_tokens_est)
     }
   })
 }

@@ -1,17 +1,18 @@
 import { PassThrough } from 'node:stream'
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { serverError } from '../src/errors.js'
-import { SSE_DONE, sseData } from '../src/http/sse-frames.js'
+import type { Dialect } from '../src/api/dialect.js'
+import { shuttingDown } from '../src/errors.js'
 
 declare module 'fastify' {
   interface FastifyReply {
     /**
-     * Streams SSE frames with backpressure and `: keepalive` comments. When the client leaves,
-     * the frames are abandoned (their iterator is returned), unless `drain` is set, in which case
-     * they are read to the end and discarded (PROXY_KILL_ON_DISCONNECT=false).
+     * Streams SSE frames with backpressure and keepalives. When the client leaves, the frames are
+     * abandoned (their iterator is returned), unless PROXY_KILL_ON_DISCONNECT=false, in which case
+     * they are read to the end and discarded. A stream still open at shutdown is ended with the
+     * dialect's closing frames.
      */
-    sse: (frames: AsyncIterable<string>) => FastifyReply
+    sse: (frames: AsyncIterable<string>, dialect: Dialect) => FastifyReply
   }
   interface FastifyInstance {
     /** Number of SSE streams open now. */
@@ -19,7 +20,6 @@ declare module 'fastify' {
   }
 }
 
-const KEEPALIVE = ': keepalive\n\n'
 const SHUTDOWN_GRACE_MS = 2000
 
 /** Clients whose SSE parsers choke on comment lines: opted out by header, query or user agent. */
@@ -46,14 +46,14 @@ async function drained (out: PassThrough): Promise<void> {
 const ssePlugin: FastifyPluginAsync = async (fastify) => {
   const keepaliveMs = fastify.config.SSE_KEEPALIVE_MS
   const drainOnClose = !fastify.config.PROXY_KILL_ON_DISCONNECT
-  const open = new Map<PassThrough, Promise<void>>()
+  const open = new Map<PassThrough, { done: Promise<void>, dialect: Dialect }>()
   fastify.decorate('openStreams', () => open.size)
 
-  fastify.decorateReply('sse', function (this: FastifyReply, frames: AsyncIterable<string>): FastifyReply {
+  fastify.decorateReply('sse', function (this: FastifyReply, frames: AsyncIterable<string>, dialect: Dialect): FastifyReply {
     const out = new PassThrough()
     const keepalive = keepaliveMs > 0 && wantsKeepalive(this.request)
       ? setInterval(() => {
-        if (!out.writableNeedDrain && !out.writableEnded && !out.destroyed) out.write(KEEPALIVE)
+        if (!out.writableNeedDrain && !out.writableEnded && !out.destroyed) out.write(dialect.keepaliveFrame)
       }, keepaliveMs)
       : undefined
     keepalive?.unref()
@@ -72,7 +72,7 @@ const ssePlugin: FastifyPluginAsync = async (fastify) => {
           if (!out.write(next.value)) await drained(out)
         }
       } catch (err) {
-        // sseFrames turns errors into frames; anything reaching here is a bug worth a log line.
+        // Each dialect's stream turns errors into frames; anything reaching here is a bug worth a log line.
         log.error({ err }, 'SSE producer failed after the headers were sent')
       } finally {
         clearInterval(keepalive)
@@ -82,7 +82,7 @@ const ssePlugin: FastifyPluginAsync = async (fastify) => {
       }
     }
     const done = pump()
-    open.set(out, done)
+    open.set(out, { done, dialect })
     void done.finally(() => { open.delete(out) })
 
     return this
@@ -97,13 +97,13 @@ const ssePlugin: FastifyPluginAsync = async (fastify) => {
   // whatever is still open after a grace period is ended here, or server.close() would wait forever.
   fastify.addHook('preClose', async () => {
     if (open.size === 0) return
-    const all = Promise.allSettled(open.values())
+    const all = Promise.allSettled([...open.values()].map((o) => o.done))
     let timer: NodeJS.Timeout | undefined
     await Promise.race([all, new Promise((resolve) => { timer = setTimeout(resolve, SHUTDOWN_GRACE_MS) })])
     clearTimeout(timer)
-    const frame = sseData(serverError(503, 'The server is shutting down.', 'shutting_down').toEnvelope()) + SSE_DONE
-    for (const out of open.keys()) {
-      if (!out.writableEnded && !out.destroyed) out.end(frame)
+    const reason = shuttingDown()
+    for (const [out, { dialect }] of open) {
+      if (!out.writableEnded && !out.destroyed) out.end(dialect.closingFrames(reason))
     }
   })
 }

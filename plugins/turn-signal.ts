@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
-import { serverError } from '../src/errors.js'
+import { shuttingDown } from '../src/errors.js'
 import { ClientGoneError, onClientGone } from '../src/http/client-abort.js'
 
 declare module 'fastify' {
@@ -30,7 +30,7 @@ const turnSignalPlugin: FastifyPluginAsync = async (fastify) => {
   })
 
   fastify.addHook('preClose', async () => {
-    const reason = serverError(503, 'The server is shutting down; the turn was interrupted. Retry on another instance or shortly.', 'shutting_down')
+    const reason = shuttingDown('The server is shutting down; the turn was interrupted. Retry on another instance or shortly.')
     for (const controller of running) controller.abort(reason)
     running.clear()
   })

@@ -1,4 +1,3 @@
-import sensible from '@fastify/sensible'
 import type { FastifyInstance } from 'fastify'
 import type { CodexBackend } from './backends/types.js'
 import type { Config } from './config.js'
@@ -10,9 +9,11 @@ import corsPlugin from '../plugins/cors.js'
 import errorHandler from '../plugins/error-handler.js'
 import jsonBodyGuard from '../plugins/json-body-guard.js'
 import metricsPlugin from '../plugins/metrics.js'
+import rateLimitPlugin from '../plugins/rate-limit.js'
 import requestIdPlugin from '../plugins/request-id.js'
 import ssePlugin from '../plugins/sse.js'
 import turnSignalPlugin from '../plugins/turn-signal.js'
+import turnsPlugin from '../plugins/turns.js'
 import usagePlugin from '../plugins/usage.js'
 import healthRoutes from '../routes/health.js'
 import metricsRoutes from '../routes/metrics.js'
@@ -32,7 +33,6 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
   await app.register(errorHandler)
   await app.register(requestIdPlugin)
   await app.register(jsonBodyGuard)
-  await app.register(sensible)
   await app.register(corsPlugin)
   await app.register(usagePlugin)
   await app.register(admissionPlugin)
@@ -40,6 +40,7 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
   await app.register(ssePlugin)
   await app.register(codexPlugin, { backend: opts.backend })
   await app.register(metricsPlugin)
+  await app.register(turnsPlugin)
 
   await app.register(healthRoutes)
   await app.register(async (scope) => {
@@ -51,6 +52,7 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
   for (const prefix of ['/v1', '']) {
     await app.register(async (api) => {
       await api.register(authPlugin)
+      await api.register(rateLimitPlugin)
       await api.register(modelsRoutes)
       await api.register(chatCompletionsRoutes)
       await api.register(usageRoutes)

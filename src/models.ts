@@ -16,6 +16,12 @@ export interface ModelEntry {
   effort: ReasoningEffort | undefined
 }
 
+/**
+ * Another family of model ids a dialect accepts (Claude Code sends `claude-*`): the Codex model
+ * and effort an id stands for, or undefined when the id is not of that family.
+ */
+export type ModelAliases = (id: string) => { model: string | undefined, effort: ReasoningEffort | undefined } | undefined
+
 export interface ResolvedModel extends ModelEntry {
   /** The model the backend will actually run, for logs and usage: a slug or "default". */
   effective: string
@@ -50,7 +56,8 @@ function splitEffort (id: string): { base: string, effort: ReasoningEffort | und
 export function resolveModel (
   requested: string,
   codexModels: readonly CodexModel[],
-  configuredModel: string | undefined
+  configuredModel: string | undefined,
+  aliases?: ModelAliases | undefined
 ): ResolvedModel {
   if (!modelIdRe.test(requested)) {
     throw invalidRequest('Invalid model id: use letters, digits and . _ : / - (at most 128 characters).', 'model', 'invalid_value')
@@ -63,6 +70,8 @@ export function resolveModel (
   if (lower === ALIAS_BASE || (alias.base === ALIAS_BASE && alias.effort !== undefined)) {
     return withEffective(configuredModel, alias.effort)
   }
+  const family = aliases?.(requested)
+  if (family !== undefined) return withEffective(family.model ?? configuredModel, family.effort)
 
   const bare = requested.startsWith(CODEX_PREFIX) ? requested.slice(CODEX_PREFIX.length) : requested
   // What follows the prefix must itself be a valid id (`codex/--help` is not).
@@ -94,6 +103,16 @@ export function clampEffort (effort: ReasoningEffort | undefined, model: CodexMo
     if (d < bestD || (d === bestD && rank(candidate) < rank(best))) best = candidate
   }
   return best
+}
+
+/** A reasoning effort as a client wrote it (any case); a value Codex does not know is a 400 naming `param`. */
+export function parseEffort (raw: string | null | undefined, param: string): ReasoningEffort | undefined {
+  if (raw === undefined || raw === null) return undefined
+  const value = raw.toLowerCase()
+  if (!isReasoningEffort(value)) {
+    throw invalidRequest(`Unsupported reasoning effort \`${raw.slice(0, 32)}\`; use one of ${REASONING_EFFORTS.join(', ')}.`, param, 'invalid_value')
+  }
+  return value
 }
 
 /** The body's explicit effort (`reasoning.effort` or `reasoning_effort`) wins over the model variant. */

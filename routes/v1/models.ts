@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ErrorEnvelopeSchema, notFound } from '../../src/errors.js'
+import { ErrorEnvelopeSchema } from '../../src/api/openai-envelope.js'
+import { notFound } from '../../src/errors.js'
 import { listModels, type ModelEntry } from '../../src/models.js'
 
 const ModelSchema = Type.Object({

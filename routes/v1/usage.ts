@@ -1,9 +1,10 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ErrorEnvelopeSchema, invalidRequest } from '../../src/errors.js'
+import { ErrorEnvelopeSchema } from '../../src/api/openai-envelope.js'
+import { invalidRequest } from '../../src/errors.js'
 import { UsageEventSchema } from '../../src/usage/ledger.js'
 import { parseTime } from '../../src/usage/query.js'
-import { StringEnum } from '../../src/openai/string-enum.js'
+import { StringEnum } from '../../src/api/string-enum.js'
 
 const DAY_MS = 86_400_000
 const MAX_RAW = 10_000

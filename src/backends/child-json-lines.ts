@@ -1,4 +1,4 @@
-import { serverError, timeoutError, type OpenAIError } from '../errors.js'
+import { serverError, timeoutError, type ApiError } from '../errors.js'
 import { describeExit, type CodexChild } from './child-process.js'
 import { spawnProblem } from './codex-command.js'
 
@@ -40,7 +40,7 @@ export async function * childJsonLines (child: CodexChild, signal: AbortSignal, 
 }
 
 /** Why a per-request child ended before finishing its answer. */
-export function childExitError (child: CodexChild, bin: string): OpenAIError {
+export function childExitError (child: CodexChild, bin: string): ApiError {
   const exit = child.exitInfo
   if (exit?.spawnError !== undefined) return serverError(503, spawnProblem(bin, exit.spawnError), 'codex_unavailable')
   if (child.protocolError !== undefined) return serverError(502, child.protocolError.message, 'codex_protocol_error')

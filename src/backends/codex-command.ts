@@ -1,4 +1,4 @@
-import { constants, existsSync, mkdirSync, accessSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { constants, existsSync, accessSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { delimiter, dirname, join } from 'node:path'
 import type { Config } from '../config.js'
@@ -59,45 +59,6 @@ export function codexEnv (config: Pick<Config, 'CODEX_HOME'>, binary: CodexBinar
     env.CODEX_MANAGED_PACKAGE_ROOT = binary.packageRoot
   }
   return { ...env, ...extra }
-}
-
-/**
- * Why CODEX_HOME cannot be used, or undefined when it can. Codex writes state there even for
- * ephemeral threads; a read-only home once produced empty 200 answers, so it is refused loudly.
- */
-export function codexHomeProblem (home: string): string | undefined {
-  let isDir: boolean
-  try {
-    isDir = statSync(home).isDirectory()
-  } catch {
-    return `CODEX_HOME ${home} does not exist: create it (with config.toml and auth.json) or point CODEX_HOME elsewhere`
-  }
-  if (!isDir) return `CODEX_HOME ${home} is not a directory`
-  // access() alone is not enough (root passes it on read-only mounts): really write a file.
-  const probe = join(home, `.write-test-${process.pid}`)
-  try {
-    accessSync(home, constants.W_OK)
-    writeFileSync(probe, '')
-    unlinkSync(probe)
-  } catch {
-    return `CODEX_HOME ${home} is not writable by this user: Codex keeps its state there; mount it read-write`
-  }
-  return undefined
-}
-
-/** Creates the working directory of Codex children if it is missing; why it cannot be, if so. */
-export function workdirProblem (dir: string): string | undefined {
-  try {
-    mkdirSync(dir, { recursive: true })
-    return undefined
-  } catch (err) {
-    return `PROXY_CODEX_WORKDIR ${dir} cannot be created: ${(err as Error).message}`
-  }
-}
-
-/** The first reason Codex cannot run here (CODEX_HOME, then the workdir), or undefined. */
-export function setupProblem (config: { CODEX_HOME: string, PROXY_CODEX_WORKDIR: string }): string | undefined {
-  return codexHomeProblem(config.CODEX_HOME) ?? workdirProblem(config.PROXY_CODEX_WORKDIR)
 }
 
 /** Why the Codex executable cannot be run (missing, not executable), or undefined. */

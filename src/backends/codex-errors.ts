@@ -1,4 +1,4 @@
-import { OpenAIError, invalidRequest, notFound, rateLimited, serverError } from '../errors.js'
+import { ApiError, invalidRequest, invalidSubject, notFound, rateLimited, serverError } from '../errors.js'
 
 /** The `error` object of app-server's `error` notification and of a failed turn. */
 export interface CodexTurnError {
@@ -63,13 +63,13 @@ export interface ErrorHints {
  * Maps Codex's `codexErrorInfo` to the HTTP error a client of an OpenAI API expects: who must act
  * (the caller: 4xx; the server or upstream: 5xx) and when to come back (Retry-After).
  */
-export function mapCodexError (err: CodexTurnError, hints: ErrorHints = {}): OpenAIError {
+export function mapCodexError (err: CodexTurnError, hints: ErrorHints = {}): ApiError {
   const message = err.message ?? 'Codex reported an error.'
   const text = detailsText(err)
   const info = err.codexErrorInfo
   switch (info) {
     case 'unauthorized':
-      return new OpenAIError(401, `Codex is not authorized upstream: ${message} ${LOGIN_HINT}`, { type: 'authentication_error', code: 'codex_unauthorized' })
+      return new ApiError(401, `Codex is not authorized upstream: ${message} ${LOGIN_HINT}`, { kind: 'authentication', code: 'codex_unauthorized' })
     case 'usageLimitExceeded': {
       const now = hints.now ?? new Date()
       const reset = hints.usageLimitResetAt === undefined ? undefined : hints.usageLimitResetAt - now.getTime() / 1000
@@ -78,13 +78,13 @@ export function mapCodexError (err: CodexTurnError, hints: ErrorHints = {}): Ope
     case 'rateLimitExceeded':
       return rateLimited(`Upstream rate limit: ${message}`, retryAfterSeconds(text) ?? 1)
     case 'contextWindowExceeded':
-      return invalidRequest(`The conversation is too long for the model's context window: ${message}`, 'messages', 'context_length_exceeded')
+      return invalidSubject(`The conversation is too long for the model's context window: ${message}`, 'conversation', 'context_length_exceeded')
     case 'modelNotFound':
       return notFound(`The model was not found upstream: ${message}`, 'model_not_found', 'model')
     case 'badRequest':
       return invalidRequest(`The upstream model API refused the request: ${message}`, null, 'upstream_bad_request')
     case 'serverOverloaded':
-      return new OpenAIError(503, `The upstream model API is overloaded: ${message}`, { type: 'server_error', code: 'upstream_overloaded', headers: { 'retry-after': String(retryAfterSeconds(text) ?? 5) } })
+      return new ApiError(503, `The upstream model API is overloaded: ${message}`, { kind: 'overloaded', code: 'upstream_overloaded', headers: { 'retry-after': String(retryAfterSeconds(text) ?? 5) } })
     case 'internalServerError':
       return serverError(502, `The upstream model API failed: ${message}`, 'upstream_error')
     case 'sandboxError':

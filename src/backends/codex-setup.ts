@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Config } from '../config.js'
-import { serverError, type OpenAIError } from '../errors.js'
+import { serverError, type ApiError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { codexEnv, setupProblem, spawnProblem, type CodexBinary } from './codex-command.js'
+import { codexEnv, spawnProblem, type CodexBinary } from './codex-command.js'
+import { setupProblem } from './codex-home.js'
 import { customProviderId, leanArgs, writeLeanCatalog } from './lean-config.js'
 import type { CodexModel } from './types.js'
 
@@ -22,7 +23,7 @@ export interface CodexSetup {
  * Checks CODEX_HOME and the workdir, then writes the lean model catalog (which also proves the
  * binary runs). Any problem is returned, logged once, as the 503 every request will get.
  */
-export async function prepareCodex (config: Config, binary: CodexBinary, log: Logger): Promise<CodexSetup | OpenAIError> {
+export async function prepareCodex (config: Config, binary: CodexBinary, log: Logger): Promise<CodexSetup | ApiError> {
   const problem = setupProblem(config)
   if (problem !== undefined) {
     log.error(problem)

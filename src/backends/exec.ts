@@ -1,18 +1,12 @@
 import type { Config } from '../config.js'
-import { isOpenAIError, serverError, type OpenAIError } from '../errors.js'
-import type { Logger } from '../logger.js'
+import { isApiError, serverError, type ApiError } from '../errors.js'
 import { LOGIN_HINT, mapCodexError } from './codex-errors.js'
-import { CodexChild } from './child-process.js'
-import { childExitError, childJsonLines } from './child-json-lines.js'
-import { resolveCodexBinary, type CodexBinary } from './codex-command.js'
+import type { CodexChild } from './child-process.js'
+import { childExitError } from './child-json-lines.js'
 import { disposeCodexSetup, prepareCodex, type CodexSetup } from './codex-setup.js'
+import { ProcessPerTurnBackend, type ProcessPerTurnOptions, type TurnProcess } from './process-per-turn.js'
 import { joinTranscript } from './transcript.js'
-import type { BackendEvent, BackendHealth, CodexBackend, CodexModel, CompletionRequest, TokenUsage } from './types.js'
-
-export interface ExecBackendOptions {
-  config: Config
-  log: Logger
-}
+import type { BackendEvent, CodexModel, CompletionRequest, TokenUsage } from './types.js'
 
 /** `codex exec` arguments for one request: lean flags, the model and effort (checked values), prompt from stdin. */
 export function execArgs (config: Config, lean: readonly string[], request: Pick<CompletionRequest, 'model' | 'effort'>): string[] {
@@ -43,7 +37,7 @@ export function execUsage (u: ExecUsage | undefined): TokenUsage | undefined {
 }
 
 /** exec reports failures as text only; the common ones still get their proper status. */
-function execFailure (message: string): OpenAIError {
+function execFailure (message: string): ApiError {
   const m = message.toLowerCase()
   if (m.includes('usage limit')) return mapCodexError({ message, codexErrorInfo: 'usageLimitExceeded' })
   if (m.includes('rate limit') || m.includes('429')) return mapCodexError({ message, codexErrorInfo: 'rateLimitExceeded' })
@@ -57,100 +51,83 @@ function execFailure (message: string): OpenAIError {
  * flags as app-server, the conversation as one prompt on stdin, `turn.completed.usage` as the
  * usage. exec prints the answer only when it is complete, so streams get it in one piece.
  */
-export class ExecBackend implements CodexBackend {
+export class ExecBackend extends ProcessPerTurnBackend {
   readonly kind = 'exec' as const
-  readonly capabilities = { tools: false, images: false, structuredOutput: false }
-  readonly #config: Config
-  readonly #log: Logger
-  readonly #binary: CodexBinary
-  readonly #children = new Set<CodexChild>()
+  protected readonly idleMs = 0
   #setup: CodexSetup | undefined
-  #problem: OpenAIError | undefined
-  #closed = false
+  #problem: ApiError | undefined
 
-  constructor (opts: ExecBackendOptions) {
-    this.#config = opts.config
-    this.#log = opts.log.child({ backend: 'exec' })
-    this.#binary = resolveCodexBinary(opts.config)
+  constructor (opts: ProcessPerTurnOptions) {
+    super(opts, 'exec')
   }
 
   async start (): Promise<void> {
-    const setup = await prepareCodex(this.#config, this.#binary, this.#log)
-    if (isOpenAIError(setup)) this.#problem = setup
+    const setup = await prepareCodex(this.config, this.binary, this.log)
+    if (isApiError(setup)) this.#problem = setup
     else this.#setup = setup
-  }
-
-  health (): BackendHealth {
-    if (this.#closed) return { ready: false, reason: 'shutting down' }
-    return this.#problem === undefined ? { ready: true } : { ready: false, reason: this.#problem.message }
   }
 
   async models (): Promise<readonly CodexModel[]> {
     return this.#setup?.models ?? []
   }
 
-  async * complete (request: CompletionRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
-    if (this.#closed) throw serverError(503, 'The server is shutting down.', 'shutting_down')
-    const setup = this.#setup
-    if (setup === undefined) throw this.#problem ?? serverError(503, 'Codex is not set up yet.', 'codex_unavailable')
-    signal.throwIfAborted()
-    const child = new CodexChild({
-      bin: this.#binary.path,
-      args: execArgs(this.#config, setup.lean, request),
-      cwd: this.#config.PROXY_CODEX_WORKDIR,
+  protected problem (): ApiError | undefined {
+    return this.#setup === undefined ? this.#problem ?? serverError(503, 'Codex is not set up yet.', 'codex_unavailable') : undefined
+  }
+
+  protected process (request: CompletionRequest): TurnProcess {
+    const setup = this.#setup as CodexSetup
+    return {
+      args: execArgs(this.config, setup.lean, request),
       env: setup.env,
-      log: this.#log.child({ requestId: request.requestId })
-    })
-    this.#children.add(child)
-    try {
       // As is: exec would keep a trailing newline as part of the prompt.
-      child.endStdin(joinTranscript(request.items))
-      let started = false
-      for await (const event of childJsonLines(child, signal, 0)) {
-        if (!started) {
-          started = true
-          yield { type: 'started' }
-        }
-        switch (event.type) {
-          case 'item.completed': {
-            const item = event.item as { type?: string, text?: string, message?: string } | undefined
-            if (item?.type === 'agent_message' && typeof item.text === 'string' && item.text.length > 0) yield { type: 'text', text: item.text }
-            else if (item?.type === 'reasoning' && typeof item.text === 'string' && item.text.length > 0) yield { type: 'reasoning', text: item.text }
-            else if (item?.type === 'error') this.#log.debug({ message: item.message }, 'codex exec warning')
-            break
-          }
-          case 'turn.completed': {
-            const usage = execUsage(event.usage as ExecUsage | undefined)
-            if (usage !== undefined) yield { type: 'usage', usage }
-            yield { type: 'done', finishReason: 'stop' }
-            return
-          }
-          case 'turn.failed': {
-            const error = event.error as { message?: string } | undefined
-            throw execFailure(error?.message ?? 'the turn failed')
-          }
-          case 'error':
-            // "Reconnecting… n/5": Codex retrying on its own. Fail fast; the client's SDK retries.
-            throw execFailure(typeof event.message === 'string' ? event.message : 'Codex reported an error')
-          default:
-            break
-        }
-      }
-      throw this.#exitError(child)
-    } finally {
-      await child.kill()
-      this.#children.delete(child)
+      feed: (child) => { child.endStdin(joinTranscript(request.items)) }
     }
   }
 
-  #exitError (child: CodexChild): OpenAIError {
-    const err = childExitError(child, this.#binary.path)
-    return /not logged in|login/i.test(err.message) ? serverError(503, `${err.message} ${LOGIN_HINT}`, 'codex_not_logged_in') : err
+  protected async * events (lines: AsyncIterable<Record<string, unknown>>, child: CodexChild): AsyncGenerator<BackendEvent> {
+    let started = false
+    for await (const event of lines) {
+      if (!started) {
+        started = true
+        yield { type: 'started' }
+      }
+      switch (event.type) {
+        case 'item.completed': {
+          const item = event.item as { id?: string, type?: string, text?: string, message?: string } | undefined
+          const itemId = String(item?.id ?? 'item')
+          if (item?.type === 'agent_message' && typeof item.text === 'string' && item.text.length > 0) {
+            yield { type: 'text', itemId, text: item.text }
+          } else if (item?.type === 'reasoning' && typeof item.text === 'string' && item.text.length > 0) {
+            yield { type: 'reasoning', itemId, summaryIndex: 0, text: item.text }
+            yield { type: 'reasoning_done', item: { type: 'reasoning', id: itemId, summary: [item.text], encryptedContent: undefined } }
+          } else if (item?.type === 'error') {
+            this.log.debug({ message: item.message }, 'codex exec warning')
+          }
+          break
+        }
+        case 'turn.completed': {
+          const usage = execUsage(event.usage as ExecUsage | undefined)
+          if (usage !== undefined) yield { type: 'usage', usage }
+          yield { type: 'done', finishReason: 'stop' }
+          return
+        }
+        case 'turn.failed': {
+          const error = event.error as { message?: string } | undefined
+          throw execFailure(error?.message ?? 'the turn failed')
+        }
+        case 'error':
+          // "Reconnecting… n/5": Codex retrying on its own. Fail fast; the client's SDK retries.
+          throw execFailure(typeof event.message === 'string' ? event.message : 'Codex reported an error')
+        default:
+          break
+      }
+    }
+    const err = childExitError(child, this.binary.path)
+    throw /not logged in|login/i.test(err.message) ? serverError(503, `${err.message} ${LOGIN_HINT}`, 'codex_not_logged_in') : err
   }
 
-  async close (): Promise<void> {
-    this.#closed = true
-    await Promise.all([...this.#children].map(async (child) => await child.kill()))
+  protected override dispose (): void {
     disposeCodexSetup(this.#setup)
   }
 }

@@ -17,7 +17,10 @@ export function joinTranscript (items: readonly ConversationItem[]): string {
         lines.push(`[assistant] called ${item.name}(${item.arguments}) as ${item.id}`)
         break
       case 'tool_result':
-        lines.push(`[tool] ${item.callId}: ${item.output}`)
+        lines.push(`[tool] ${item.callId}: ${typeof item.output === 'string' ? item.output : item.output.map((p) => (p.type === 'text' ? p.text : '[image]')).join('\n')}`)
+        break
+      case 'reasoning':
+        // Earlier reasoning can only be replayed upstream as the item itself (app-server).
         break
     }
   }

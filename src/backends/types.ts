@@ -20,10 +20,28 @@ export type ContentPart =
 
 export type MessageRole = 'system' | 'developer' | 'user' | 'assistant'
 
+/**
+ * A reasoning item as the upstream produced it: its summary parts in order and, when the upstream
+ * returns it, the opaque `encrypted_content` that lets it be replayed in a later request.
+ */
+export interface ReasoningItem {
+  type: 'reasoning'
+  /** The upstream item id (`rs_…`). */
+  id: string | undefined
+  summary: string[]
+  encryptedContent: string | undefined
+}
+
+/** What a tool returned: text, or parts (text and images) when the tool returned structured content. */
+export type ToolOutput = string | ContentPart[]
+
 export type ConversationItem =
   | { type: 'message', role: MessageRole, content: ContentPart[] }
-  | { type: 'tool_call', id: string, name: string, arguments: string }
-  | { type: 'tool_result', callId: string, output: string }
+  /** `id` is the call id the result refers to; `itemId` the upstream item id (`fc_…`), when known. */
+  | { type: 'tool_call', id: string, name: string, arguments: string, itemId?: string | undefined }
+  | { type: 'tool_result', callId: string, output: ToolOutput }
+  /** Replayed upstream unchanged; a backend drops one without `encryptedContent`. */
+  | ReasoningItem
 
 /** A JSON Schema object, passed through untouched. */
 export type JsonSchema = Record<string, unknown>
@@ -44,17 +62,27 @@ export interface OutputFormat {
   strict?: boolean | undefined
 }
 
+/** How much of its reasoning the model should summarise (`none`: no summary at all). */
+export type ReasoningSummary = 'auto' | 'concise' | 'detailed' | 'none'
+
 export interface CompletionRequest {
   /** Correlates logs; never sent anywhere. */
   requestId: string
   /** Codex model slug, or undefined for Codex's own default model. */
   model: string | undefined
   effort: ReasoningEffort | undefined
+  /** Reasoning summaries to stream (default `auto`). */
+  summary?: ReasoningSummary | undefined
   items: ConversationItem[]
   tools: ToolSpec[]
   toolChoice: ToolChoice
   parallelToolCalls: boolean
   outputFormat: OutputFormat | undefined
+  /**
+   * The client will send the model's reasoning back (Responses `include`, Anthropic thinking
+   * signatures): report each reasoning item whole, `encrypted_content` included.
+   */
+  keepReasoning?: boolean | undefined
 }
 
 export interface TokenUsage {
@@ -67,12 +95,19 @@ export interface TokenUsage {
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls'
 
+/**
+ * What a turn produces, in order. Text and reasoning deltas carry the id of the upstream item they
+ * belong to (a new id is a new item) and reasoning deltas their summary part's index, so that each
+ * dialect can show items and parts its own way.
+ */
 export type BackendEvent =
   /** Codex acknowledged the turn: from here on, silence is measured against the idle limit. */
-  | { type: 'started' }
-  | { type: 'text', text: string }
-  | { type: 'reasoning', text: string }
-  | { type: 'tool_call', id: string, name: string, arguments: string }
+  | { type: 'started', model?: string | undefined }
+  | { type: 'text', itemId: string, text: string }
+  | { type: 'reasoning', itemId: string, summaryIndex: number, text: string }
+  /** A reasoning item is complete (after its deltas, if any). */
+  | { type: 'reasoning_done', item: ReasoningItem }
+  | { type: 'tool_call', id: string, name: string, arguments: string, itemId?: string | undefined }
   | { type: 'usage', usage: TokenUsage }
   | { type: 'done', finishReason: FinishReason }
 
@@ -119,7 +154,7 @@ export interface CodexBackend {
   /** The models Codex offers; empty when the backend cannot tell. */
   models (): Promise<readonly CodexModel[]>
   /**
-   * Runs one turn. Errors are thrown as OpenAIError. Aborting `signal` cancels the work at once
+   * Runs one turn. Errors are thrown as ApiError. Aborting `signal` cancels the work at once
    * (kills the child / interrupts the turn); the iterator then throws the signal's reason.
    */
   complete (request: CompletionRequest, signal: AbortSignal): AsyncIterable<BackendEvent>

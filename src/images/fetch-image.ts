@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
 import { Agent, request } from 'undici'
-import { invalidRequest, isOpenAIError } from '../errors.js'
+import { invalidRequest, isApiError } from '../errors.js'
 
 export interface ImageFetchOptions {
   maxBytes: number
@@ -110,7 +110,7 @@ export async function fetchImageAsDataUrl (url: string, opts: ImageFetchOptions,
     } catch (err) {
       if (signal.aborted) throw signal.reason
       if (deadline.aborted) throw refuse(url, `the download took longer than ${opts.timeoutMs} ms`)
-      if (isOpenAIError(err)) throw err
+      if (isApiError(err)) throw err
       throw refuse(url, `the download failed (${err instanceof Error ? err.message : String(err)})`)
     } finally {
       await dispatcher.close()

@@ -1,4 +1,6 @@
-import type { ConversationItem, TokenUsage, ToolSpec } from '../backends/types.js'
+import type { ContentPart, ConversationItem, TokenUsage, ToolSpec } from '../backends/types.js'
+
+const textLength = (parts: readonly ContentPart[]): number => parts.reduce((n, p) => n + (p.type === 'text' ? p.text.length : 0), 0)
 
 /** About four characters per token: the estimate used whenever Codex reports no counts. */
 export function estimateTokens (chars: number): number {
@@ -10,13 +12,16 @@ export function promptChars (items: readonly ConversationItem[], tools: readonly
   for (const item of items) {
     switch (item.type) {
       case 'message':
-        for (const part of item.content) chars += part.type === 'text' ? part.text.length : 0
+        chars += textLength(item.content)
         break
       case 'tool_call':
         chars += item.name.length + item.arguments.length
         break
       case 'tool_result':
-        chars += item.output.length
+        chars += typeof item.output === 'string' ? item.output.length : textLength(item.output)
+        break
+      case 'reasoning':
+        chars += item.summary.reduce((n, s) => n + s.length, 0)
         break
     }
   }

@@ -19,6 +19,8 @@ export const UsageEventSchema = Type.Object({
   duration_ms: Type.Integer(),
   status: Type.Integer(),
   user_agent: Type.String(),
+  dialect: Type.Optional(Type.String({ description: 'chat, responses or messages.' })),
+  key_name: Type.Optional(Type.String({ description: 'Name of the API key the request was made with.' })),
   usage_source: Type.Optional(Type.Union([Type.Literal('codex'), Type.Literal('estimate')])),
   cached_tokens: Type.Optional(Type.Integer()),
   reasoning_tokens: Type.Optional(Type.Integer()),

@@ -1,10 +1,14 @@
-import type { TurnOutcome } from '../completions/run-completion.js'
+import type { DialectName } from '../api/dialect.js'
+import type { TurnOutcome } from '../turns/run-turn.js'
 import { estimatedUsage } from './estimate.js'
 import type { UsageEvent } from './ledger.js'
 
 export interface UsageEventInfo {
   route: string
   method: string
+  dialect: DialectName
+  /** The API key's name (never the key). */
+  keyName: string
   requestedModel: string
   effectiveModel: string
   stream: boolean
@@ -29,6 +33,8 @@ export function usageEventFor (outcome: TurnOutcome, info: UsageEventInfo, now =
     duration_ms: Math.round(outcome.durationMs),
     status: outcome.status,
     user_agent: (info.userAgent ?? '').slice(0, 256),
+    dialect: info.dialect,
+    key_name: info.keyName,
     usage_source: outcome.usage === undefined ? 'estimate' : 'codex',
     request_id: info.requestId
   }

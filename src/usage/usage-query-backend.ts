@@ -25,7 +25,7 @@ export function usageQueryBackend (ledger: UsageLedger, range: UsageRange): Pick
       yield { type: 'started' }
       const summary = await ledger.summarize(range.start, range.end, range.group)
       signal.throwIfAborted()
-      yield { type: 'text', text: formatUsageSummary(summary) }
+      yield { type: 'text', itemId: 'msg_usage', text: formatUsageSummary(summary) }
       yield { type: 'done', finishReason: 'stop' }
     }
   }

@@ -1,19 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, beforeEach, onTestFinished } from 'vitest'
 import { buildApp } from '../../src/build.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import type { CodexBackend } from '../../src/backends/types.js'
+import { REPO_ROOT, shimPath, type ShimVariant } from './paths.js'
 
-export const REPO_ROOT = resolve(import.meta.dirname, '../..')
 export const TEST_KEY = 'test-key-0123456789'
 export const AUTH = { authorization: `Bearer ${TEST_KEY}` }
-
-/** The fake Codex executables (proto protocol) under test/fixtures/codex-shim. */
-export type ShimVariant = 'proto' | 'hang' | 'crash' | 'never-complete' | 'slow' | 'garbage' | 'noisy'
-export const shimPath = (variant: ShimVariant = 'proto'): string => join(REPO_ROOT, 'test/fixtures/codex-shim', `codex-${variant}.mjs`)
 
 export interface TestApp {
   app: FastifyInstance

@@ -2,8 +2,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AppServerBackend } from '../../src/backends/app-server/app-server-backend.js'
-import { REPO_ROOT, startTestApp, type StartedTestApp } from './build-test-app.js'
-import { waitFor } from './http.js'
+import { startTestApp, type StartedTestApp } from './build-test-app.js'
+import { REPO_ROOT } from './paths.js'
+import { waitFor } from './wait.js'
 
 /** The fake `codex app-server` (test/fixtures/fake-app-server.mjs) and its fault modes. */
 export const FAKE_APP_SERVER = join(REPO_ROOT, 'test/fixtures/fake-app-server.mjs')

@@ -3,9 +3,10 @@ import type { FastifyInstance } from 'fastify'
 import { request } from 'undici'
 import { afterAll, beforeAll, expect } from 'vitest'
 import { liveChildren } from '../../src/backends/child-process.js'
-import type { BackendEvent, CodexBackend, CompletionRequest } from '../../src/backends/types.js'
+import type { BackendCapabilities, BackendEvent, BackendKind, CodexBackend, CodexModel, CompletionRequest } from '../../src/backends/types.js'
 import type { UsageEvent } from '../../src/usage/ledger.js'
 import { AUTH, baseUrl, startTestApp, type StartedTestApp, type TestAppOptions } from './build-test-app.js'
+import { waitFor } from './wait.js'
 
 /** What every error response of the service looks like. */
 export interface Envelope {
@@ -109,15 +110,16 @@ export async function postChat (
   }
 }
 
-/** Opens a stream and returns once `until` matches the text read so far. */
+/** Opens a stream (by default a chat completion) and returns once `until` matches the text read so far. */
 export async function openStream (
   app: FastifyInstance,
   body: unknown,
   until: (soFar: string) => boolean,
-  headers: Record<string, string> = {}
+  headers: Record<string, string> = {},
+  path = '/v1/chat/completions'
 ): Promise<{ status: number, controller: AbortController, soFar: () => string, rest: Promise<string> }> {
   const controller = new AbortController()
-  const res = await request(`${baseUrl(app)}/v1/chat/completions`, {
+  const res = await request(`${baseUrl(app)}${path}`, {
     method: 'POST',
     headers: { ...AUTH, 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
@@ -145,16 +147,6 @@ export async function openStream (
   return { status: res.statusCode, controller, soFar: () => text, rest }
 }
 
-/** Polls until `check` returns true, or fails after `timeoutMs`. */
-export async function waitFor (check: () => boolean | Promise<boolean>, timeoutMs = 2000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await check()) return
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
 /** Waits (up to 2 s) until no Codex child beyond `baseline` is alive. */
 export async function expectChildrenBackTo (baseline: number, timeoutMs = 2000): Promise<void> {
   await waitFor(() => liveChildren().size === baseline, timeoutMs, `liveChildren().size to return to ${baseline} (now ${liveChildren().size})`)
@@ -172,24 +164,35 @@ export async function readUsageLog (path: string): Promise<UsageEvent[]> {
   return text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as UsageEvent)
 }
 
-/** A fake backend that records the requests it receives and answers "ok". */
+/** A fake backend that records the requests it receives and answers with fixed events ("ok"). */
 export interface RecordingBackend extends CodexBackend {
   readonly requests: CompletionRequest[]
 }
 
-export function recordingBackend (events: readonly BackendEvent[] = [
+export interface RecordingBackendOptions {
+  events?: readonly BackendEvent[] | undefined
+  kind?: BackendKind | undefined
+  capabilities?: BackendCapabilities | undefined
+  models?: CodexModel[] | undefined
+}
+
+export const OK_EVENTS: readonly BackendEvent[] = [
   { type: 'started' },
-  { type: 'text', text: 'ok' },
+  { type: 'text', itemId: 'msg_ok', text: 'ok' },
   { type: 'done', finishReason: 'stop' }
-]): RecordingBackend {
+]
+
+export function recordingBackend (o: RecordingBackendOptions = {}): RecordingBackend {
   const requests: CompletionRequest[] = []
+  const events = o.events ?? OK_EVENTS
+  const models = o.models ?? []
   return {
-    kind: 'proto',
-    capabilities: { tools: false, images: false, structuredOutput: false },
+    kind: o.kind ?? 'proto',
+    capabilities: o.capabilities ?? { tools: false, images: false, structuredOutput: false },
     requests,
     async start () {},
     health: () => ({ ready: true }),
-    async models () { return [] },
+    async models () { return models },
     async * complete (req: CompletionRequest) {
       requests.push(req)
       for (const event of events) yield event

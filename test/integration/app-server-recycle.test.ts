@@ -3,7 +3,7 @@ import type { AppServerBackend } from '../../src/backends/app-server/app-server-
 import { liveChildren } from '../../src/backends/child-process.js'
 import { TEST_KEY } from '../helpers/build-test-app.js'
 import { startCodexUpstreamApp, type CodexUpstreamApp } from '../helpers/codex-upstream-app.js'
-import { waitFor } from '../helpers/http.js'
+import { waitFor } from '../helpers/wait.js'
 
 // PROXY_APP_SERVER_MAX_TURNS: a worker that has run that many turns is replaced without a
 // request failing or waiting for a cold start, and the old process is gone afterwards.

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { AUTH, buildTestApp } from '../helpers/build-test-app.js'
-import { expectEnvelope, waitFor } from '../helpers/http.js'
+import { expectEnvelope } from '../helpers/http.js'
+import { waitFor } from '../helpers/wait.js'
 
 // Startup problems are reported loudly and clearly: /readyz says why, and requests get a 5xx
 // that says what to do — never the empty 200 answers of a Codex that cannot work.

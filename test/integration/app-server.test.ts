@@ -5,7 +5,8 @@ import { liveChildren } from '../../src/backends/child-process.js'
 import { usageFor, type MockRequest } from '../fixtures/mock-upstream.mjs'
 import { TEST_KEY, baseUrl } from '../helpers/build-test-app.js'
 import { startCodexUpstreamApp, type CodexUpstreamApp } from '../helpers/codex-upstream-app.js'
-import { expectEnvelope, openStream, postChat, waitFor, type Chunk } from '../helpers/http.js'
+import { expectEnvelope, openStream, postChat, type Chunk } from '../helpers/http.js'
+import { waitFor } from '../helpers/wait.js'
 
 // The default backend end to end: the real Codex binary from node_modules, as a warm app-server
 // pool, against the mock Responses API. The official openai SDK is the client where it can be.

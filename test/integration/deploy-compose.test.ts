@@ -5,11 +5,11 @@
 import { spawnSync } from 'node:child_process'
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
+import { REPO_ROOT } from '../helpers/paths.js'
 
-const REPO_ROOT = resolve(import.meta.dirname, '../..')
 const DOMAIN = 'api.example.test'
 const TEST_KEY = 'compose-test-key-4f1a0c'
 

@@ -2,8 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { REPO_ROOT } from '../helpers/paths.js'
 
-const REPO_ROOT = resolve(import.meta.dirname, '../..')
 const read = (rel: string): string => readFileSync(resolve(REPO_ROOT, rel), 'utf8')
 
 interface Instruction { op: string, args: string }

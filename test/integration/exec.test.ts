@@ -4,7 +4,8 @@ import { liveChildren } from '../../src/backends/child-process.js'
 import { usageFor, type MockRequest } from '../fixtures/mock-upstream.mjs'
 import { TEST_KEY, baseUrl } from '../helpers/build-test-app.js'
 import { startCodexUpstreamApp, type CodexUpstreamApp } from '../helpers/codex-upstream-app.js'
-import { expectChildrenBackTo, expectEnvelope, postChat, waitFor } from '../helpers/http.js'
+import { expectChildrenBackTo, expectEnvelope, postChat } from '../helpers/http.js'
+import { waitFor } from '../helpers/wait.js'
 
 // CODEX_BACKEND=exec: `codex exec --json` per request, the real binary against the mock upstream.
 

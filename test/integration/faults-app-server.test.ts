@@ -5,10 +5,8 @@ import { AUTH, buildTestApp } from '../helpers/build-test-app.js'
 import { startCodexUpstreamApp, type CodexUpstreamApp } from '../helpers/codex-upstream-app.js'
 import { processAlive, startFakeAppServerApp, type FakeAppServerApp, type Received } from '../helpers/fake-app-server.js'
 import { captureLogs } from '../helpers/log-capture.js'
-import {
-  expectChildrenBackTo, expectEnvelope, openStream, postChat, readUsageLog, recordingBackend, sseData, userMessage, waitFor,
-  type Chunk, type Envelope, type StreamResult
-} from '../helpers/http.js'
+import { expectChildrenBackTo, expectEnvelope, openStream, postChat, readUsageLog, recordingBackend, sseData, userMessage, type Chunk, type Envelope, type StreamResult } from '../helpers/http.js'
+import { waitFor } from '../helpers/wait.js'
 
 // Faults of the default (app-server) backend: a worker that prints garbage, hangs, goes silent in
 // a turn, crashes mid-answer or floods stderr (the fake app-server, test/fixtures/fake-app-server.mjs,

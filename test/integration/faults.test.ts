@@ -1,8 +1,10 @@
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { liveChildren } from '../../src/backends/child-process.js'
-import { AUTH, REPO_ROOT, buildTestApp, useShimDelay, type ShimVariant } from '../helpers/build-test-app.js'
-import { expectChildrenBackTo, expectEnvelope, openStream, postChat, readUsageLog, userMessage, waitFor, type Chunk, type Envelope } from '../helpers/http.js'
+import { AUTH, buildTestApp, useShimDelay } from '../helpers/build-test-app.js'
+import { REPO_ROOT, type ShimVariant } from '../helpers/paths.js'
+import { expectChildrenBackTo, expectEnvelope, openStream, postChat, readUsageLog, userMessage, type Chunk, type Envelope } from '../helpers/http.js'
+import { waitFor } from '../helpers/wait.js'
 
 const CHAT = '/v1/chat/completions'
 const QUESTION = 'one two three four five six'

@@ -2,8 +2,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { REPO_ROOT } from '../helpers/paths.js'
 
-const REPO_ROOT = resolve(import.meta.dirname, '../..')
 const SERVER = resolve(REPO_ROOT, 'deploy/forward-auth/server.mjs')
 const KEY = 'fa-test-key-7d1c9e0b5a43f2e8'
 

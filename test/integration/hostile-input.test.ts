@@ -7,16 +7,16 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { checkKey, keyDigest } from '../../plugins/auth.js'
+import { checkKey, keyDigest } from '../../src/auth/key-ring.js'
 import { liveChildren } from '../../src/backends/child-process.js'
 import { leanArgs } from '../../src/backends/lean-config.js'
 import { protoArgs } from '../../src/backends/proto.js'
-import type { BackendEvent, CodexBackend, CompletionRequest } from '../../src/backends/types.js'
 import { MODEL_ID_PATTERN } from '../../src/config.js'
 import { MAX_JSON_DEPTH } from '../../src/http/json-body.js'
-import { AUTH, REPO_ROOT, TEST_KEY, buildTestApp, startTestApp, type StartedTestApp } from '../helpers/build-test-app.js'
+import { AUTH, TEST_KEY, buildTestApp, startTestApp, type StartedTestApp } from '../helpers/build-test-app.js'
+import { REPO_ROOT } from '../helpers/paths.js'
 import { startFakeAppServerApp, type FakeAppServerApp } from '../helpers/fake-app-server.js'
-import { expectEnvelope, postChat, recordingBackend, sseData, userMessage, type Chunk } from '../helpers/http.js'
+import { OK_EVENTS, expectEnvelope, postChat, recordingBackend, sseData, userMessage, type Chunk, type RecordingBackend } from '../helpers/http.js'
 import { captureLogs } from '../helpers/log-capture.js'
 
 // Hostile input: fuzzed bodies and headers, argv injection, huge, deep and binary bodies, odd
@@ -40,22 +40,13 @@ const CHAT = '/v1/chat/completions'
 const RECORD_SHIM = join(REPO_ROOT, 'test/fixtures/codex-shim/codex-record.mjs')
 
 /** A backend that accepts everything a request can carry (tools, images, structured output) and answers "ok". */
-function permissiveBackend (): CodexBackend & { requests: CompletionRequest[] } {
-  const requests: CompletionRequest[] = []
-  const events: BackendEvent[] = [{ type: 'started' }, { type: 'text', text: 'ok' }, { type: 'usage', usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 } }, { type: 'done', finishReason: 'stop' }]
-  return {
+function permissiveBackend (): RecordingBackend {
+  return recordingBackend({
     kind: 'app-server',
     capabilities: { tools: true, images: true, structuredOutput: true },
-    requests,
-    async start () {},
-    health: () => ({ ready: true }),
-    async models () { return [{ slug: 'gpt-x', displayName: 'GPT X', efforts: ['low', 'high'], defaultEffort: 'low', isDefault: true }] },
-    async * complete (req: CompletionRequest) {
-      requests.push(req)
-      for (const event of events) yield event
-    },
-    async close () {}
-  }
+    models: [{ slug: 'gpt-x', displayName: 'GPT X', efforts: ['low', 'high'], defaultEffort: 'low', isDefault: true }],
+    events: [...OK_EVENTS.slice(0, 2), { type: 'usage', usage: { promptTokens: 1, completionTokens: 1, totalTokens: 2 } }, { type: 'done', finishReason: 'stop' }]
+  })
 }
 
 /** A response is either a success in OpenAI's shape or an error in the envelope; never a 5xx. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { AUTH, buildTestApp, useShimDelay } from '../helpers/build-test-app.js'
-import { openStream, postChat, userMessage, waitFor } from '../helpers/http.js'
+import { openStream, postChat, userMessage } from '../helpers/http.js'
+import { waitFor } from '../helpers/wait.js'
 
 describe('/healthz and /readyz', () => {
   it('/healthz is { ok: true }', async () => {

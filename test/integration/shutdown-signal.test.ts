@@ -5,9 +5,10 @@ import { join } from 'node:path'
 import { request } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startMockUpstream, type MockUpstream } from '../fixtures/mock-upstream.mjs'
-import { REPO_ROOT, TEST_KEY } from '../helpers/build-test-app.js'
+import { TEST_KEY } from '../helpers/build-test-app.js'
+import { REPO_ROOT } from '../helpers/paths.js'
 import { makeCodexHome, type CodexHome } from '../helpers/codex-home.js'
-import { waitFor } from '../helpers/http.js'
+import { waitFor } from '../helpers/wait.js'
 
 // The real server process (src/server.ts) on the app-server backend, stopped with signals:
 // SIGTERM ends open streams with an error frame and [DONE], stops the Codex workers and exits 0

@@ -1,14 +1,14 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   decideBackend, describeSettings, findSeedDir, isSecretName, layerEnv, loadEnvFiles, loginHint,
   parseEnv, resolveCodexHome, seedCodexHome, SHIM_RELATIVE_PATH, SHOWN_SETTINGS
 } from '../../scripts/launch-lib.mjs'
+import { REPO_ROOT } from '../helpers/paths.js'
 
-const REPO_ROOT = resolve(import.meta.dirname, '../..')
 const dirs: string[] = []
 const scratch = (): string => {
   const dir = mkdtempSync(join(tmpdir(), 'cca-launch-'))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { OpenAIError } from '../../src/errors.js'
+import { ApiError } from '../../src/errors.js'
 import { ALIAS_BASE, clampEffort, listModels, resolveModel, withRequestedEffort } from '../../src/models.js'
 import type { CodexModel, ReasoningEffort } from '../../src/backends/types.js'
 import { thrownBy } from './support.js'
@@ -12,10 +12,10 @@ const CATALOG: CodexModel[] = [
   model('gpt-6-mini', ['none', 'medium'])
 ]
 
-function openAIError (fn: () => unknown): OpenAIError {
+function openAIError (fn: () => unknown): ApiError {
   const err = thrownBy(fn)
-  expect(err).toBeInstanceOf(OpenAIError)
-  return err as OpenAIError
+  expect(err).toBeInstanceOf(ApiError)
+  return err as ApiError
 }
 
 describe('listModels', () => {
@@ -80,7 +80,7 @@ describe('resolveModel', () => {
   it('answers an unknown model with a 404 model_not_found when the catalog is known', () => {
     const err = openAIError(() => resolveModel('gpt-4o', CATALOG, undefined))
     expect(err.statusCode).toBe(404)
-    expect(err.type).toBe('not_found_error')
+    expect(err.kind).toBe('not_found')
     expect(err.code).toBe('model_not_found')
     expect(err.param).toBe('model')
     expect(err.message).toContain('`gpt-4o`')
@@ -97,7 +97,7 @@ describe('resolveModel', () => {
   ])('refuses the id %j with a 400 on param model', (id) => {
     const err = openAIError(() => resolveModel(id, [], undefined))
     expect(err.statusCode).toBe(400)
-    expect(err.type).toBe('invalid_request_error')
+    expect(err.kind).toBe('invalid_request')
     expect(err.param).toBe('model')
     expect(err.code).toBe('invalid_value')
   })

@@ -1,12 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
 import type { Logger } from '../../src/logger.js'
-
-export const REPO_ROOT = resolve(import.meta.dirname, '../..')
-
-/** The fake Codex executables under test/fixtures/codex-shim. */
-export type Shim = 'proto' | 'hang' | 'crash' | 'never-complete' | 'slow' | 'garbage' | 'noisy'
-export const shim = (variant: Shim): string => join(REPO_ROOT, 'test/fixtures/codex-shim', `codex-${variant}.mjs`)
 
 export type LogLevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
 
@@ -49,16 +42,6 @@ export function isAlive (pid: number): boolean {
   } catch {
     return false
   }
-}
-
-/** Polls until `check` holds or `timeoutMs` passes; returns whether it held. */
-export async function waitFor (check: () => boolean, timeoutMs = 3000, everyMs = 10): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (check()) return true
-    await sleep(everyMs)
-  }
-  return check()
 }
 
 export const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }

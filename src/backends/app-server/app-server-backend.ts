@@ -1,13 +1,13 @@
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from '../../config.js'
-import { isOpenAIError, serverError, type OpenAIError } from '../../errors.js'
+import { isApiError, serverError, type ApiError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { resolveCodexBinary, type CodexBinary } from '../codex-command.js'
 import { disposeCodexSetup, prepareCodex, type CodexSetup } from '../codex-setup.js'
 import { isReasoningEffort, type BackendEvent, type BackendHealth, type CodexBackend, type CodexModel, type CompletionRequest, type ReasoningEffort } from '../types.js'
 import { LOGIN_HINT } from '../codex-errors.js'
-import { runTurn } from './turn.js'
+import { runThreadTurn } from './thread-turn.js'
 import { AppServerWorker } from './worker.js'
 
 export interface AppServerBackendOptions {
@@ -66,7 +66,7 @@ export class AppServerBackend implements CodexBackend {
   #args: string[] = []
   #setup: CodexSetup | undefined
   #models: CodexModel[] = []
-  #problem: OpenAIError | undefined
+  #problem: ApiError | undefined
   #loggedIn: boolean | undefined
   #authTimer: NodeJS.Timeout | undefined
   #authFileMtime = 0
@@ -81,7 +81,7 @@ export class AppServerBackend implements CodexBackend {
 
   async start (): Promise<void> {
     const setup = await prepareCodex(this.#config, this.#binary, this.#log)
-    if (isOpenAIError(setup)) {
+    if (isApiError(setup)) {
       this.#problem = setup
       return
     }
@@ -261,7 +261,7 @@ export class AppServerBackend implements CodexBackend {
 
   async * complete (request: CompletionRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
     const worker = await this.#pick(signal)
-    yield * runTurn(worker, request, signal, {
+    yield * runThreadTurn(worker, request, signal, {
       cwd: this.#config.PROXY_CODEX_WORKDIR,
       sandbox: this.#config.PROXY_SANDBOX_MODE,
       log: this.#log,

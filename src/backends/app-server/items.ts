@@ -1,4 +1,4 @@
-import type { ContentPart, ConversationItem, ToolChoice, ToolSpec } from '../types.js'
+import type { ContentPart, ConversationItem, ToolChoice, ToolOutput, ToolSpec } from '../types.js'
 
 /** A raw Responses API input item, as `thread/inject_items` takes it. */
 export type ResponsesItem = Record<string, unknown>
@@ -40,6 +40,12 @@ function assistantItems (content: readonly ContentPart[]): ResponsesItem[] {
   return items
 }
 
+/** A tool's output as `function_call_output.output`: a string, or input_text / input_image items. */
+function toolOutput (output: ToolOutput): string | ResponsesItem[] {
+  if (typeof output === 'string') return output
+  return output.map((p) => (p.type === 'text' ? { type: 'input_text', text: p.text } : imagePart(p)))
+}
+
 function toResponsesItems (item: ConversationItem): ResponsesItem[] {
   switch (item.type) {
     case 'message':
@@ -58,10 +64,25 @@ function toResponsesItems (item: ConversationItem): ResponsesItem[] {
           return assistantItems(item.content)
       }
       break
-    case 'tool_call':
-      return [{ type: 'function_call', call_id: item.id, name: item.name, arguments: item.arguments }]
+    case 'tool_call': {
+      const call: ResponsesItem = { type: 'function_call', call_id: item.id, name: item.name, arguments: item.arguments }
+      if (item.itemId !== undefined) call.id = item.itemId
+      return [call]
+    }
     case 'tool_result':
-      return [{ type: 'function_call_output', call_id: item.callId, output: item.output }]
+      return [{ type: 'function_call_output', call_id: item.callId, output: toolOutput(item.output) }]
+    case 'reasoning': {
+      // Without its encrypted content the upstream cannot use a reasoning item (and a store:false
+      // upstream refuses one): it is dropped, as OpenAI's own clients do.
+      if (item.encryptedContent === undefined) return []
+      const reasoning: ResponsesItem = {
+        type: 'reasoning',
+        summary: item.summary.map((text) => ({ type: 'summary_text', text })),
+        encrypted_content: item.encryptedContent
+      }
+      if (item.id !== undefined) reasoning.id = item.id
+      return [reasoning]
+    }
   }
   return []
 }

@@ -1,4 +1,4 @@
-import { serverError, type OpenAIError } from '../../errors.js'
+import { serverError, type ApiError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { CodexChild, describeExit, lastStderrLine } from '../child-process.js'
 import { spawnProblem } from '../codex-command.js'
@@ -12,7 +12,7 @@ export interface ThreadListener {
   /** A server→client request about this thread (e.g. a dynamic tool call). */
   onServerRequest?: ((method: string, params: Record<string, unknown>) => unknown) | undefined
   /** The worker died or was stopped: the thread is gone. */
-  onWorkerGone: (err: OpenAIError) => void
+  onWorkerGone: (err: ApiError) => void
 }
 
 export interface WorkerOptions {
@@ -74,7 +74,7 @@ export class AppServerWorker {
   #state: WorkerStatus['state'] = 'starting'
   #inFlight = 0
   #turns = 0
-  #failure: OpenAIError | undefined
+  #failure: ApiError | undefined
   #rateLimits: RateLimitSnapshot | undefined
 
   constructor (opts: WorkerOptions) {
@@ -137,7 +137,7 @@ export class AppServerWorker {
   }
 
   /** Why the worker is unusable (set once it failed). */
-  get failure (): OpenAIError | undefined {
+  get failure (): ApiError | undefined {
     return this.#failure
   }
 
@@ -202,12 +202,12 @@ export class AppServerWorker {
     throw new Error(`${method} is not supported by this client`)
   }
 
-  #fail (err: OpenAIError): void {
+  #fail (err: ApiError): void {
     if (this.#failure === undefined) this.#failure = err
     if (this.#state !== 'stopping' && this.#state !== 'stopped') this.#state = 'failed'
   }
 
-  #exitError (): OpenAIError {
+  #exitError (): ApiError {
     const exit = this.child.exitInfo
     if (exit?.spawnError !== undefined) return serverError(503, spawnProblem(this.#opts.bin, exit.spawnError), 'codex_unavailable')
     const { how, said } = describeExit(this.child, 'stopped')

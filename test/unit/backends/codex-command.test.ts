@@ -3,7 +3,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { codexEnv, codexHomeProblem, workdirProblem, resolveCodexBinary, spawnProblem } from '../../../src/backends/codex-command.js'
+import { codexEnv, resolveCodexBinary, spawnProblem } from '../../../src/backends/codex-command.js'
+import { codexHomeProblem, workdirProblem } from '../../../src/backends/codex-home.js'
 
 afterEach(() => { vi.unstubAllEnvs() })
 

@@ -4,21 +4,23 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import pino from 'pino'
 import { loadConfig, type Config } from '../../../src/config.js'
-import { OpenAIError } from '../../../src/errors.js'
+import { ApiError } from '../../../src/errors.js'
 import { liveChildren, type CodexChild } from '../../../src/backends/child-process.js'
 import { ProtoBackend, protoArgs, protoUsage } from '../../../src/backends/proto.js'
 import type { BackendEvent, CompletionRequest, ConversationItem } from '../../../src/backends/types.js'
-import { fakeLogger, isAlive, rejectionOf, shim, waitFor, within, type Shim } from '../support.js'
+import { shimPath, type ShimVariant } from '../../helpers/paths.js'
+import { waitFor } from '../../helpers/wait.js'
+import { fakeLogger, isAlive, rejectionOf, within } from '../support.js'
 
 const log = pino({ level: 'silent' })
 let dir: string
 beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'cca-proto-')) })
 afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
 
-function config (variant: Shim | string, env: Record<string, string> = {}): Config {
+function config (variant: ShimVariant | string, env: Record<string, string> = {}): Config {
   return loadConfig({
     CODEX_BACKEND: 'proto',
-    CODEX_BIN: variant.startsWith('/') ? variant : shim(variant as Shim),
+    CODEX_BIN: variant.startsWith('/') ? variant : shimPath(variant as ShimVariant),
     CODEX_HOME: dir,
     PROXY_CODEX_WORKDIR: join(dir, 'work'),
     LOG_LEVEL: 'silent',
@@ -26,7 +28,7 @@ function config (variant: Shim | string, env: Record<string, string> = {}): Conf
   })
 }
 
-async function backend (variant: Shim | string, env: Record<string, string> = {}): Promise<ProtoBackend> {
+async function backend (variant: ShimVariant | string, env: Record<string, string> = {}): Promise<ProtoBackend> {
   const b = new ProtoBackend({ config: config(variant, env), log })
   await b.start()
   return b
@@ -66,18 +68,18 @@ async function errorAfterDraining (iterator: AsyncIterator<BackendEvent>): Promi
 
 const text = (events: BackendEvent[]): string => events.map((e) => (e.type === 'text' ? e.text : '')).join('')
 
-function expectError (error: unknown, status: number, code: string): OpenAIError {
-  expect(error).toBeInstanceOf(OpenAIError)
-  const e = error as OpenAIError
+function expectError (error: unknown, status: number, code: string): ApiError {
+  expect(error).toBeInstanceOf(ApiError)
+  const e = error as ApiError
   expect({ status: e.statusCode, code: e.code }).toEqual({ status, code })
   return e
 }
 
 const ECHO_EVENTS: BackendEvent[] = [
   { type: 'started' },
-  { type: 'text', text: 'echo: ' },
-  { type: 'text', text: 'hello ' },
-  { type: 'text', text: 'there' },
+  { type: 'text', itemId: 'msg_proto_0', text: 'echo: ' },
+  { type: 'text', itemId: 'msg_proto_0', text: 'hello ' },
+  { type: 'text', itemId: 'msg_proto_0', text: 'there' },
   { type: 'usage', usage: { promptTokens: 5, completionTokens: 5, totalTokens: 10, cachedTokens: 0, reasoningTokens: 0 } },
   { type: 'done', finishReason: 'stop' }
 ]
@@ -164,8 +166,8 @@ describe('ProtoBackend', () => {
   it('streams reasoning deltas', async () => {
     const r = await run(await backend('proto'), request([userMsg('[reason] why')]))
     expect(r.events.filter((e) => e.type === 'reasoning')).toEqual([
-      { type: 'reasoning', text: 'Thinking about ' },
-      { type: 'reasoning', text: 'the echo.' }
+      { type: 'reasoning', itemId: 'rs_proto_0', summaryIndex: 0, text: 'Thinking about ' },
+      { type: 'reasoning', itemId: 'rs_proto_0', summaryIndex: 0, text: 'the echo.' }
     ])
     expect(text(r.events)).toBe('echo: [reason] why')
   })
@@ -175,7 +177,7 @@ describe('ProtoBackend', () => {
     expect(r.error).toBeUndefined()
     expect(r.events).toEqual([
       { type: 'started' },
-      { type: 'text', text: 'approval denied' },
+      { type: 'text', itemId: 'msg_proto_0', text: 'approval denied' },
       { type: 'usage', usage: { promptTokens: 5, completionTokens: 4, totalTokens: 9, cachedTokens: 0, reasoningTokens: 0 } },
       { type: 'done', finishReason: 'stop' }
     ])
@@ -213,7 +215,7 @@ describe('ProtoBackend', () => {
     const e = expectError(r.error, 502, 'codex_exited')
     expect(e.message).toContain('exited with code 101')
     expect(e.message).toContain('simulated crash in the middle of a stream')
-    expect(r.events).toEqual([{ type: 'started' }, { type: 'text', text: 'echo: ' }, { type: 'text', text: 'hello ' }])
+    expect(r.events).toEqual([{ type: 'started' }, { type: 'text', itemId: 'msg_proto_0', text: 'echo: ' }, { type: 'text', itemId: 'msg_proto_0', text: 'hello ' }])
     expect(liveChildren().size).toBe(before)
   })
 
@@ -257,7 +259,7 @@ describe('ProtoBackend', () => {
     const controller = new AbortController()
     const iterator = b.complete(request(), controller.signal)[Symbol.asyncIterator]()
     expect((await iterator.next()).value).toEqual({ type: 'started' })
-    expect((await iterator.next()).value).toEqual({ type: 'text', text: 'echo: ' })
+    expect((await iterator.next()).value).toEqual({ type: 'text', itemId: 'msg_proto_0', text: 'echo: ' })
     const child = [...liveChildren()].find((c) => !known.has(c))
     const pid = child?.pid ?? -1
     expect(isAlive(pid)).toBe(true)
@@ -266,7 +268,7 @@ describe('ProtoBackend', () => {
     controller.abort(reason)
     expect(await errorAfterDraining(iterator)).toBe(reason)
     expect(Date.now() - t0).toBeLessThan(1500)
-    expect(await waitFor(() => !isAlive(pid), 2000)).toBe(true)
+    await waitFor(() => !isAlive(pid), 2000)
     expect(liveChildren().size).toBe(before)
   })
 
@@ -305,8 +307,8 @@ describe('ProtoBackend', () => {
     const pending = (async () => { for (;;) { const n = await iterator.next(); if (n.done === true) return } })()
     await within(5000, b.close(), 'close')
     const err = await within(5000, rejectionOf(pending), 'in-flight turn')
-    expect(err).toBeInstanceOf(OpenAIError)
-    expect((err as OpenAIError).statusCode).toBeGreaterThanOrEqual(500)
+    expect(err).toBeInstanceOf(ApiError)
+    expect((err as ApiError).statusCode).toBeGreaterThanOrEqual(500)
     expect(liveChildren().size).toBe(before)
     expect(b.health()).toEqual({ ready: false, reason: 'shutting down' })
     expectError((await run(b)).error, 503, 'shutting_down')

@@ -26,3 +26,10 @@ describe('allowedRequestHeaders', () => {
     expect(allowedRequestHeaders(' , ,')).toEqual([])
   })
 })
+
+describe('allowedRequestHeaders for the Anthropic SDK', () => {
+  it('allows every anthropic-* header', () => {
+    expect(allowedRequestHeaders('x-api-key, anthropic-version, anthropic-beta, anthropic-dangerous-direct-browser-access, content-type'))
+      .toEqual(['x-api-key', 'anthropic-version', 'anthropic-beta', 'anthropic-dangerous-direct-browser-access', 'content-type'])
+  })
+})

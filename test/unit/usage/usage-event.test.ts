@@ -6,7 +6,7 @@ import { estimateTokens, estimatedUsage, promptChars } from '../../../src/usage/
 import { usageEventFor, type UsageEventInfo } from '../../../src/usage/usage-event.js'
 import { lastUserText, usageQueryBackend, usageQueryOf } from '../../../src/usage/usage-query-backend.js'
 import { UsageLedger } from '../../../src/usage/ledger.js'
-import type { TurnOutcome } from '../../../src/completions/run-completion.js'
+import type { TurnOutcome } from '../../../src/turns/run-turn.js'
 import type { CompletionRequest, ConversationItem } from '../../../src/backends/types.js'
 import { collect, fakeLogger } from '../support.js'
 
@@ -28,10 +28,10 @@ describe('estimate', () => {
 })
 
 const INFO: UsageEventInfo = {
-  route: '/v1/chat/completions', method: 'POST', requestedModel: 'codex-5-high', effectiveModel: 'gpt-5', stream: true, promptChars: 40, userAgent: 'ua/1', requestId: 'r1'
+  route: '/v1/chat/completions', method: 'POST', dialect: 'chat', keyName: 'default', requestedModel: 'codex-5-high', effectiveModel: 'gpt-5', stream: true, promptChars: 40, userAgent: 'ua/1', requestId: 'r1'
 }
 const outcome = (extra: Partial<TurnOutcome> = {}): TurnOutcome => ({
-  status: 200, error: undefined, usage: undefined, finishReason: 'stop', completionChars: 8, durationMs: 12.6, firstTokenMs: 3, queuedMs: 0, ...extra
+  status: 200, error: undefined, model: undefined, usage: undefined, finishReason: 'stop', completionChars: 8, durationMs: 12.6, firstTokenMs: 3, queuedMs: 0, ...extra
 })
 const NOW = new Date('2025-01-01T00:00:00.000Z')
 
@@ -50,6 +50,8 @@ describe('usageEventFor', () => {
       duration_ms: 13,
       status: 200,
       user_agent: 'ua/1',
+      dialect: 'chat',
+      key_name: 'default',
       usage_source: 'estimate',
       request_id: 'r1'
     })
@@ -86,6 +88,7 @@ describe('usage queries in a conversation', () => {
         { type: 'started' },
         {
           type: 'text',
+          itemId: 'msg_usage',
           text: 'Usage from 2025-01-01T00:00:00.000Z to 2025-01-02T00:00:00.000Z: 1 requests, 10 prompt + 2 completion = 12 tokens.\n' +
             '- 2025-01-01T05:00:00.000Z: 1 requests, 12 tokens (10 prompt, 2 completion)'
         },

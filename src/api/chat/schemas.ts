@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { StringEnum } from './string-enum.js'
+import { StringEnum } from '../string-enum.js'
 
 /*
  * Chat Completions wire shapes. Request schemas allow unknown fields (OpenAI clients send many we

@@ -1,7 +1,7 @@
 import { serverError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { AsyncQueue } from '../async-queue.js'
-import type { BackendEvent, CompletionRequest, TokenUsage } from '../types.js'
+import type { BackendEvent, CompletionRequest, ReasoningItem, TokenUsage } from '../types.js'
 import { raceAbort } from '../../race-abort.js'
 import { mapCodexError, type CodexTurnError } from '../codex-errors.js'
 import { dynamicTools, planThread, toolingInstructions } from './items.js'
@@ -39,12 +39,30 @@ export function toTokenUsage (u: AppServerUsage | undefined): TokenUsage | undef
   }
 }
 
+/** An upstream reasoning item as app-server reports it (`item/completed`, or raw with encrypted_content). */
+interface RawReasoning {
+  type?: string
+  id?: string
+  summary?: Array<string | { text?: string }>
+  encrypted_content?: string | null
+}
+
+function reasoningItem (raw: RawReasoning): ReasoningItem {
+  const summary = (raw.summary ?? []).map((part) => (typeof part === 'string' ? part : part.text ?? ''))
+  return {
+    type: 'reasoning',
+    id: raw.id,
+    summary,
+    encryptedContent: typeof raw.encrypted_content === 'string' && raw.encrypted_content.length > 0 ? raw.encrypted_content : undefined
+  }
+}
+
 /**
  * One request as one ephemeral thread on a worker: start the thread (tools, base instructions),
  * inject the history, run one turn, translate its notifications into backend events, and
  * always clean up (interrupt if unfinished, unsubscribe). A thread is never reused.
  */
-export async function * runTurn (worker: AppServerWorker, request: CompletionRequest, signal: AbortSignal, opts: TurnOptions): AsyncGenerator<BackendEvent> {
+export async function * runThreadTurn (worker: AppServerWorker, request: CompletionRequest, signal: AbortSignal, opts: TurnOptions): AsyncGenerator<BackendEvent> {
   const plan = planThread(request.items)
   const queue = new AsyncQueue<Notice>()
   const end = worker.begin()
@@ -52,6 +70,9 @@ export async function * runTurn (worker: AppServerWorker, request: CompletionReq
   signal.addEventListener('abort', onAbort, { once: true })
   const log = opts.log.child({ requestId: request.requestId, worker: worker.id })
   const hasTools = request.tools.length > 0
+  // Raw events carry what the notifications leave out: function calls whole, and reasoning items
+  // with their encrypted content.
+  const rawEvents = hasTools || request.keepReasoning === true
   let threadId: string | undefined
   let turnId: string | undefined
   let turnStart: Promise<unknown> | undefined
@@ -68,7 +89,7 @@ export async function * runTurn (worker: AppServerWorker, request: CompletionReq
       ephemeral: true,
       // An empty string sends no developer message at all (the lean catalog's default is '' too).
       baseInstructions: plan.baseInstructions ?? '',
-      experimentalRawEvents: hasTools
+      experimentalRawEvents: rawEvents
     }
     if (request.model !== undefined) threadParams.model = request.model
     if (hasTools) threadParams.dynamicTools = dynamicTools(request.tools)
@@ -80,10 +101,11 @@ export async function * runTurn (worker: AppServerWorker, request: CompletionReq
     })
     if (developer !== undefined) threadParams.developerInstructions = developer
 
-    const startCall = worker.rpc.request<{ thread: { id: string } }>('thread/start', threadParams)
+    const startCall = worker.rpc.request<{ thread: { id: string }, model?: string }>('thread/start', threadParams)
     // If the client leaves while the thread is being created, the thread is still cleaned up.
     startCall.then((r) => { if (signal.aborted) void worker.rpc.request('thread/unsubscribe', { threadId: r.thread.id }).catch(() => {}) }, () => {})
-    threadId = (await raceAbort(startCall, signal)).thread.id
+    const started = await raceAbort(startCall, signal)
+    threadId = started.thread.id
     unlisten = worker.listen(threadId, {
       onNotification: (method, params) => { queue.push({ method, params }) },
       // A model's call to a client tool is handed back to the HTTP client, not answered here;
@@ -97,17 +119,17 @@ export async function * runTurn (worker: AppServerWorker, request: CompletionReq
     })
     if (plan.history.length > 0) await raceAbort(worker.rpc.request('thread/inject_items', { threadId, items: plan.history }), signal)
 
-    const turnParams: Record<string, unknown> = { threadId, input: plan.input, summary: 'auto' }
+    const turnParams: Record<string, unknown> = { threadId, input: plan.input, summary: request.summary ?? 'auto' }
     if (request.effort !== undefined) turnParams.effort = request.effort
     if (request.outputFormat?.type === 'json_schema' && request.outputFormat.schema !== undefined) turnParams.outputSchema = request.outputFormat.schema
     turnStart = worker.rpc.request<{ turn: { id: string } }>('turn/start', turnParams)
     turnId = (await raceAbort(turnStart as Promise<{ turn: { id: string } }>, signal)).turn.id
-    yield { type: 'started' }
+    yield { type: 'started', model: typeof started.model === 'string' ? started.model : undefined }
 
-    const calls: Array<{ id: string, name: string, arguments: string }> = []
+    const calls: Array<{ id: string, itemId: string | undefined, name: string, arguments: string }> = []
     const textItems = new Set<string>()
+    const reasoningDone = new Set<string>()
     let sawSummary = false
-    let lastSummaryKey: string | undefined
     let failure: CodexTurnError | undefined
     // Usage is reported with the answer, not before: a failed turn can carry a bogus update
     // (a context-window overflow reports the whole window as used).
@@ -115,13 +137,16 @@ export async function * runTurn (worker: AppServerWorker, request: CompletionReq
     const fail = (err: CodexTurnError): Error => mapCodexError(err, { usageLimitResetAt: worker.usageLimitResetAt })
 
     for await (const { method, params } of queue) {
+      // Only this turn's notifications: with raw events, injected history is echoed back as
+      // `rawResponseItem/completed` under a pseudo-turn (`auto-compact-0`), and is not the model's output.
       if (params.turnId !== undefined && params.turnId !== turnId) continue
       switch (method) {
         case 'item/agentMessage/delta': {
           const delta = params.delta
           if (typeof delta === 'string' && delta.length > 0) {
-            textItems.add(String(params.itemId))
-            yield { type: 'text', text: delta }
+            const itemId = String(params.itemId)
+            textItems.add(itemId)
+            yield { type: 'text', itemId, text: delta }
           }
           break
         }
@@ -130,27 +155,35 @@ export async function * runTurn (worker: AppServerWorker, request: CompletionReq
           const item = params.item as { type?: string, id?: string, text?: string } | undefined
           if (item?.type === 'agentMessage' && typeof item.text === 'string' && item.text.length > 0 && !textItems.has(String(item.id))) {
             textItems.add(String(item.id))
-            yield { type: 'text', text: item.text }
+            yield { type: 'text', itemId: String(item.id), text: item.text }
+          }
+          // With raw events the whole item (encrypted content included) arrives as a raw event instead.
+          if (item?.type === 'reasoning' && !rawEvents && !reasoningDone.has(String(item.id))) {
+            reasoningDone.add(String(item.id))
+            yield { type: 'reasoning_done', item: reasoningItem(item as RawReasoning) }
           }
           break
         }
         case 'item/reasoning/summaryTextDelta': {
           const delta = params.delta
           if (typeof delta !== 'string' || delta.length === 0) break
-          const key = `${String(params.itemId)}:${String(params.summaryIndex)}`
-          const separator = sawSummary && key !== lastSummaryKey ? '\n\n' : ''
           sawSummary = true
-          lastSummaryKey = key
-          yield { type: 'reasoning', text: separator + delta }
+          yield { type: 'reasoning', itemId: String(params.itemId), summaryIndex: Number(params.summaryIndex ?? 0), text: delta }
           break
         }
         case 'item/reasoning/textDelta':
-          if (!sawSummary && typeof params.delta === 'string' && params.delta.length > 0) yield { type: 'reasoning', text: params.delta }
+          // Raw reasoning text (models without summaries) is shown the way summaries are.
+          if (!sawSummary && typeof params.delta === 'string' && params.delta.length > 0) {
+            yield { type: 'reasoning', itemId: String(params.itemId), summaryIndex: Number(params.contentIndex ?? 0), text: params.delta }
+          }
           break
         case 'rawResponseItem/completed': {
-          const item = params.item as { type?: string, call_id?: string, name?: string, arguments?: string } | undefined
+          const item = params.item as { type?: string, id?: string, call_id?: string, name?: string, arguments?: string } | undefined
           if (item?.type === 'function_call' && typeof item.name === 'string') {
-            calls.push({ id: item.call_id ?? `call_${calls.length}`, name: item.name, arguments: item.arguments ?? '{}' })
+            calls.push({ id: item.call_id ?? `call_${calls.length}`, itemId: item.id, name: item.name, arguments: item.arguments ?? '{}' })
+          } else if (item?.type === 'reasoning' && !reasoningDone.has(String(item.id))) {
+            reasoningDone.add(String(item.id))
+            yield { type: 'reasoning_done', item: reasoningItem(item as RawReasoning) }
           }
           break
         }

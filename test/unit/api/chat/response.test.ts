@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { chatChunks, foldChatCompletion, newChatResponseMeta, toChatUsage, type ChatResponseMeta } from '../../../src/openai/chat-response.js'
-import type { ChatCompletionChunk } from '../../../src/openai/chat-schemas.js'
-import type { BackendEvent, TokenUsage } from '../../../src/backends/types.js'
-import { collect } from '../support.js'
+import { chatChunks } from '../../../../src/api/chat/stream.js'
+import { foldChatCompletion, newChatResponseMeta, toChatUsage, type ChatResponseMeta } from '../../../../src/api/chat/response.js'
+import type { ChatCompletionChunk } from '../../../../src/api/chat/schemas.js'
+import type { BackendEvent, TokenUsage } from '../../../../src/backends/types.js'
+import { collect } from '../../support.js'
 
 async function * events (...list: BackendEvent[]): AsyncGenerator<BackendEvent> {
   for (const e of list) {
@@ -46,10 +47,10 @@ describe('foldChatCompletion', () => {
   it('folds text, reasoning and real usage into one chat.completion', async () => {
     const completion = await foldChatCompletion(events(
       { type: 'started' },
-      { type: 'reasoning', text: 'think ' },
-      { type: 'reasoning', text: 'hard' },
-      { type: 'text', text: 'Hello' },
-      { type: 'text', text: ', world' },
+      { type: 'reasoning', itemId: 'rs_1', summaryIndex: 0, text: 'think ' },
+      { type: 'reasoning', itemId: 'rs_1', summaryIndex: 0, text: 'hard' },
+      { type: 'text', itemId: 'msg_1', text: 'Hello' },
+      { type: 'text', itemId: 'msg_1', text: ', world' },
       { type: 'usage', usage: USAGE },
       { type: 'done', finishReason: 'stop' }
     ), meta())
@@ -75,7 +76,7 @@ describe('foldChatCompletion', () => {
   })
 
   it('has no reasoning_content or tool_calls keys when there were none', async () => {
-    const completion = await foldChatCompletion(events({ type: 'text', text: 'x' }, { type: 'done', finishReason: 'length' }), meta())
+    const completion = await foldChatCompletion(events({ type: 'text', itemId: 'msg_1', text: 'x' }, { type: 'done', finishReason: 'length' }), meta())
     const message = completion.choices[0]?.message
     expect(message && Object.keys(message).sort()).toEqual(['content', 'refusal', 'role'])
     expect(completion.choices[0]?.finish_reason).toBe('length')
@@ -83,7 +84,7 @@ describe('foldChatCompletion', () => {
 
   it('estimates usage at ~4 chars per token when Codex reports none', async () => {
     // 40 prompt chars → 10 tokens; 9 text + 4 reasoning chars = 13 → 4 tokens.
-    const completion = await foldChatCompletion(events({ type: 'reasoning', text: 'hmm.' }, { type: 'text', text: '123456789' }, { type: 'done', finishReason: 'stop' }), meta())
+    const completion = await foldChatCompletion(events({ type: 'reasoning', itemId: 'rs_1', summaryIndex: 0, text: 'hmm.' }, { type: 'text', itemId: 'msg_1', text: '123456789' }, { type: 'done', finishReason: 'stop' }), meta())
     expect(completion.usage).toEqual({
       prompt_tokens: 10,
       completion_tokens: 4,
@@ -114,7 +115,7 @@ describe('foldChatCompletion', () => {
   })
 
   it('keeps text next to tool calls', async () => {
-    const completion = await foldChatCompletion(events({ type: 'text', text: 'Checking.' }, CALL_A, { type: 'done', finishReason: 'tool_calls' }), meta())
+    const completion = await foldChatCompletion(events({ type: 'text', itemId: 'msg_1', text: 'Checking.' }, CALL_A, { type: 'done', finishReason: 'tool_calls' }), meta())
     expect(completion.choices[0]?.message.content).toBe('Checking.')
     expect(completion.choices[0]?.message.tool_calls).toHaveLength(1)
   })
@@ -128,14 +129,14 @@ describe('foldChatCompletion', () => {
   })
 
   it('defaults finish_reason to stop when the backend ends without done', async () => {
-    const completion = await foldChatCompletion(events({ type: 'text', text: 'x' }), meta())
+    const completion = await foldChatCompletion(events({ type: 'text', itemId: 'msg_1', text: 'x' }), meta())
     expect(completion.choices[0]?.finish_reason).toBe('stop')
     expect(completion.choices[0]?.message.content).toBe('x')
   })
 
   it('lets a backend error through', async () => {
     async function * failing (): AsyncGenerator<BackendEvent> {
-      yield { type: 'text', text: 'x' }
+      yield { type: 'text', itemId: 'msg_1', text: 'x' }
       throw new Error('boom')
     }
     await expect(foldChatCompletion(failing(), meta())).rejects.toThrow('boom')
@@ -156,9 +157,9 @@ const deltas = (chunks: ChatCompletionChunk[]) => chunks.filter((c) => c.choices
 describe('chatChunks', () => {
   const textTurn = (): AsyncGenerator<BackendEvent> => events(
     { type: 'started' },
-    { type: 'reasoning', text: 'hm' },
-    { type: 'text', text: 'Hel' },
-    { type: 'text', text: 'lo' },
+    { type: 'reasoning', itemId: 'rs_1', summaryIndex: 0, text: 'hm' },
+    { type: 'text', itemId: 'msg_1', text: 'Hel' },
+    { type: 'text', itemId: 'msg_1', text: 'lo' },
     { type: 'usage', usage: USAGE },
     { type: 'done', finishReason: 'stop' }
   )
@@ -218,7 +219,7 @@ describe('chatChunks', () => {
   })
 
   it('estimates the usage chunk when Codex reports none', async () => {
-    const chunks = await collect(chatChunks(events({ type: 'text', text: '12345678' }, { type: 'done', finishReason: 'stop' }), meta(), { includeUsage: true, buffered: false }))
+    const chunks = await collect(chatChunks(events({ type: 'text', itemId: 'msg_1', text: '12345678' }, { type: 'done', finishReason: 'stop' }), meta(), { includeUsage: true, buffered: false }))
     expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 })
   })
 
@@ -267,10 +268,10 @@ describe('chatChunks', () => {
   })
 
   it('still sends one finish chunk (and flushes buffered text) when the backend ends without done', async () => {
-    const plain = await collect(chatChunks(events({ type: 'text', text: 'a' }), meta(), { includeUsage: true, buffered: false }))
+    const plain = await collect(chatChunks(events({ type: 'text', itemId: 'msg_1', text: 'a' }), meta(), { includeUsage: true, buffered: false }))
     expect(finishes(plain)).toEqual([{ at: 2, reason: 'stop' }])
     expect(plain.at(-1)?.choices).toEqual([])
-    const buffered = await collect(chatChunks(events({ type: 'text', text: 'a' }, { type: 'text', text: 'b' }), meta(), { includeUsage: false, buffered: true }))
+    const buffered = await collect(chatChunks(events({ type: 'text', itemId: 'msg_1', text: 'a' }, { type: 'text', itemId: 'msg_1', text: 'b' }), meta(), { includeUsage: false, buffered: true }))
     expect(deltas(buffered)).toEqual([{ role: 'assistant', content: '' }, { content: 'ab' }, {}])
     expect(finishes(buffered)).toEqual([{ at: 2, reason: 'stop' }])
     const tools = await collect(chatChunks(events(CALL_B), meta(), { includeUsage: false, buffered: false }))
@@ -278,13 +279,13 @@ describe('chatChunks', () => {
   })
 
   it('never sends a second finish chunk for a repeated done', async () => {
-    const chunks = await collect(chatChunks(events({ type: 'text', text: 'a' }, { type: 'done', finishReason: 'stop' }, { type: 'done', finishReason: 'length' }), meta(), { includeUsage: false, buffered: false }))
+    const chunks = await collect(chatChunks(events({ type: 'text', itemId: 'msg_1', text: 'a' }, { type: 'done', finishReason: 'stop' }, { type: 'done', finishReason: 'length' }), meta(), { includeUsage: false, buffered: false }))
     expect(finishes(chunks)).toEqual([{ at: 2, reason: 'stop' }])
     expect(chunks).toHaveLength(3)
   })
 
   it('passes length through', async () => {
-    const chunks = await collect(chatChunks(events({ type: 'text', text: 'a' }, { type: 'done', finishReason: 'length' }), meta(), { includeUsage: false, buffered: false }))
+    const chunks = await collect(chatChunks(events({ type: 'text', itemId: 'msg_1', text: 'a' }, { type: 'done', finishReason: 'length' }), meta(), { includeUsage: false, buffered: false }))
     expect(finishes(chunks)).toEqual([{ at: 2, reason: 'length' }])
   })
 })

@@ -1,43 +1,30 @@
-import { invalidRequest } from '../errors.js'
-import { resolveModel, withRequestedEffort } from '../models.js'
-import {
-  isReasoningEffort,
-  type BackendCapabilities,
-  type BackendKind,
-  type CodexModel,
-  type CompletionRequest,
-  type ContentPart,
-  type ConversationItem,
-  type OutputFormat,
-  type ReasoningEffort,
-  type ToolChoice,
-  type ToolSpec
-} from '../backends/types.js'
-import type { ChatCompletionRequest, ChatMessage } from './chat-schemas.js'
-
-export interface ChatRequestContext {
-  requestId: string
-  codexModels: readonly CodexModel[]
-  configuredModel: string | undefined
-  backend: { kind: BackendKind, capabilities: BackendCapabilities }
-}
+import { invalidRequest } from '../../errors.js'
+import { checkImageUrl } from '../../images/image-url.js'
+import { parseEffort, resolveModel, withRequestedEffort } from '../../models.js'
+import type {
+  CompletionRequest,
+  ContentPart,
+  ConversationItem,
+  OutputFormat,
+  ReasoningEffort,
+  ToolChoice,
+  ToolSpec
+} from '../../backends/types.js'
+import { assertSupported } from '../../turns/checks.js'
+import type { ParseContext, TurnPlan } from '../../turns/plan.js'
+import type { ChatCompletionRequest, ChatMessage } from './schemas.js'
 
 /** A validated Chat Completions request, translated to the neutral backend request. */
-export interface ChatTurn {
-  request: CompletionRequest
-  requestedModel: string
-  effectiveModel: string
-  stream: boolean
+export interface ChatTurn extends TurnPlan {
   includeUsage: boolean
   /** The client used the deprecated `functions` field: answer with `function_call`. */
   legacyFunctions: boolean
 }
 
-const DATA_IMAGE_RE = /^data:image\/(png|jpeg|jpg|gif|webp);base64,[A-Za-z0-9+/=\s]+$/i
 const EMPTY_PARAMETERS = { type: 'object', properties: {} }
 
 /** Translates and checks a request body; every problem is a 400 naming the offending param. */
-export function parseChatRequest (body: ChatCompletionRequest, ctx: ChatRequestContext): ChatTurn {
+export function parseChatRequest (body: ChatCompletionRequest, ctx: ParseContext): ChatTurn {
   if (body.n !== undefined && body.n !== null && body.n > 1) {
     throw invalidRequest('n > 1 is not supported: Codex produces one choice per turn. Send n separate requests.', 'n', 'unsupported_value')
   }
@@ -71,6 +58,7 @@ export function parseChatRequest (body: ChatCompletionRequest, ctx: ChatRequestC
   assertSupported(request, ctx.backend)
 
   return {
+    dialect: 'chat',
     request,
     requestedModel,
     effectiveModel: resolved.effective,
@@ -82,13 +70,8 @@ export function parseChatRequest (body: ChatCompletionRequest, ctx: ChatRequestC
 
 function requestedEffort (body: ChatCompletionRequest): ReasoningEffort | undefined {
   const fromReasoning = body.reasoning?.effort
-  const raw = fromReasoning ?? body.reasoning_effort
-  if (raw === undefined || raw === null) return undefined
-  const value = raw.toLowerCase()
-  if (!isReasoningEffort(value)) {
-    throw invalidRequest(`Unsupported reasoning effort \`${raw}\`.`, fromReasoning === undefined || fromReasoning === null ? 'reasoning_effort' : 'reasoning.effort', 'invalid_value')
-  }
-  return value
+  if (fromReasoning !== undefined && fromReasoning !== null) return parseEffort(fromReasoning, 'reasoning.effort')
+  return parseEffort(body.reasoning_effort, 'reasoning_effort')
 }
 
 function textOf (message: ChatMessage, index: number, allowImages: boolean): ContentPart[] {
@@ -121,15 +104,6 @@ function textOf (message: ChatMessage, index: number, allowImages: boolean): Con
     }
   })
   return parts
-}
-
-function checkImageUrl (url: string, param: string): string {
-  if (url.startsWith('data:')) {
-    if (!DATA_IMAGE_RE.test(url)) throw invalidRequest('Image data URLs must be base64 PNG, JPEG, GIF or WebP.', param, 'invalid_image_url')
-    return url
-  }
-  if (/^https?:\/\//i.test(url)) return url
-  throw invalidRequest('Image URLs must be data: URLs or http(s) URLs.', param, 'invalid_image_url')
 }
 
 function toItems (messages: readonly ChatMessage[]): ConversationItem[] {
@@ -224,20 +198,4 @@ function responseFormat (body: ChatCompletionRequest): OutputFormat | undefined 
   const spec = format.json_schema
   if (spec?.schema === undefined) throw invalidRequest('response_format json_schema needs `json_schema.schema`.', 'response_format.json_schema.schema')
   return { type: 'json_schema', name: spec.name, schema: spec.schema, strict: spec.strict ?? undefined }
-}
-
-/** A backend that cannot honour part of a request refuses it; nothing is silently dropped. */
-function assertSupported (request: CompletionRequest, backend: ChatRequestContext['backend']): void {
-  const refuse = (what: string, param: string): never => {
-    throw invalidRequest(
-      `${what} need CODEX_BACKEND=app-server; this server runs the ${backend.kind} backend, which cannot honour them.`,
-      param,
-      'unsupported_feature'
-    )
-  }
-  if (request.tools.length > 0 && !backend.capabilities.tools) refuse('Tools (function calling)', 'tools')
-  if (!backend.capabilities.images && request.items.some((item) => item.type === 'message' && item.content.some((p) => p.type === 'image'))) {
-    refuse('Images', 'messages')
-  }
-  if (request.outputFormat !== undefined && !backend.capabilities.structuredOutput) refuse('Structured output (response_format)', 'response_format')
 }

@@ -1,15 +1,17 @@
 import { describe, expect, it } from 'vitest'
-import { OpenAIError } from '../../../src/errors.js'
-import { parseChatRequest, type ChatRequestContext } from '../../../src/openai/chat-request.js'
-import type { ChatCompletionRequest, ChatMessage } from '../../../src/openai/chat-schemas.js'
-import type { BackendCapabilities, CodexModel } from '../../../src/backends/types.js'
-import { thrownBy } from '../support.js'
+import { ApiError } from '../../../../src/errors.js'
+import { chatErrorEnvelope } from '../../../../src/api/chat/errors.js'
+import { parseChatRequest } from '../../../../src/api/chat/request.js'
+import type { ParseContext } from '../../../../src/turns/plan.js'
+import type { ChatCompletionRequest, ChatMessage } from '../../../../src/api/chat/schemas.js'
+import type { BackendCapabilities, CodexModel } from '../../../../src/backends/types.js'
+import { thrownBy } from '../../support.js'
 
 const ALL: BackendCapabilities = { tools: true, images: true, structuredOutput: true }
 const NONE: BackendCapabilities = { tools: false, images: false, structuredOutput: false }
 const PNG = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='
 
-function ctx (capabilities: BackendCapabilities = ALL, codexModels: CodexModel[] = [], configuredModel: string | undefined = 'gpt-5'): ChatRequestContext {
+function ctx (capabilities: BackendCapabilities = ALL, codexModels: CodexModel[] = [], configuredModel: string | undefined = 'gpt-5'): ParseContext {
   return { requestId: 'req-1', codexModels, configuredModel, backend: { kind: capabilities === ALL ? 'app-server' : 'proto', capabilities } }
 }
 
@@ -17,13 +19,15 @@ const user = (content: ChatMessage['content'] = 'hi'): ChatMessage => ({ role: '
 const body = (extra: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest => ({ model: 'codex-5', messages: [user()], ...extra })
 const tool = (name: string) => ({ type: 'function' as const, function: { name, parameters: { type: 'object', properties: { q: { type: 'string' } } } } })
 
-function badRequest (b: ChatCompletionRequest, c: ChatRequestContext = ctx()): OpenAIError {
+/** The 400 a chat client sees: the error as chat completions renders it. */
+function badRequest (b: ChatCompletionRequest, c: ParseContext = ctx()): { message: string, type: string, param: string | null, code: string | null } {
   const err = thrownBy(() => parseChatRequest(b, c))
-  expect(err).toBeInstanceOf(OpenAIError)
-  const e = err as OpenAIError
+  expect(err).toBeInstanceOf(ApiError)
+  const e = err as ApiError
   expect(e.statusCode).toBe(400)
-  expect(e.type).toBe('invalid_request_error')
-  return e
+  const rendered = chatErrorEnvelope(e).error
+  expect(rendered.type).toBe('invalid_request_error')
+  return rendered
 }
 
 describe('parseChatRequest: messages', () => {

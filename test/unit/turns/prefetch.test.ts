@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { prefetch } from '../../../src/completions/prefetch.js'
+import { prefetch } from '../../../src/turns/prefetch.js'
 import { collect, rejectionOf, sleep } from '../support.js'
 
 type Ev = { type: 'started' } | { type: 'text', text: string }

@@ -1,4 +1,4 @@
-import { isOpenAIError, timeoutError, toOpenAIError, type OpenAIError } from '../errors.js'
+import { isApiError, timeoutError, toApiError, type ApiError } from '../errors.js'
 import type { BackendEvent, CodexBackend, CompletionRequest, FinishReason, TokenUsage } from '../backends/types.js'
 import { raceAbort } from '../race-abort.js'
 import type { Admission } from './admission.js'
@@ -16,7 +16,9 @@ export interface TurnLimits {
 export interface TurnOutcome {
   /** HTTP status the turn amounts to: 200, the error's status, or 499 when the client left. */
   status: number
-  error: OpenAIError | undefined
+  error: ApiError | undefined
+  /** The model Codex said it ran, when it said. */
+  model: string | undefined
   usage: TokenUsage | undefined
   finishReason: FinishReason | undefined
   completionChars: number
@@ -27,7 +29,7 @@ export interface TurnOutcome {
   queuedMs: number
 }
 
-export interface RunCompletionOptions {
+export interface RunTurnOptions {
   backend: Pick<CodexBackend, 'complete'>
   admission: Admission
   limits: TurnLimits
@@ -43,10 +45,10 @@ const CLIENT_CLOSED = 499
  * acknowledgement and idle limits, and reports the outcome exactly once. The events pass through
  * unchanged, so streaming and non-streaming answers share this one path.
  */
-export async function * runCompletion (request: CompletionRequest, opts: RunCompletionOptions): AsyncGenerator<BackendEvent> {
+export async function * runTurn (request: CompletionRequest, opts: RunTurnOptions): AsyncGenerator<BackendEvent> {
   const startedAt = performance.now()
   const outcome: TurnOutcome = {
-    status: 200, error: undefined, usage: undefined, finishReason: undefined, completionChars: 0, durationMs: 0, firstTokenMs: undefined, queuedMs: 0
+    status: 200, error: undefined, model: undefined, usage: undefined, finishReason: undefined, completionChars: 0, durationMs: 0, firstTokenMs: undefined, queuedMs: 0
   }
   const work = new AbortController()
   const onClientAbort = (): void => { work.abort(opts.signal.reason) }
@@ -99,6 +101,9 @@ export async function * runCompletion (request: CompletionRequest, opts: RunComp
           outcome.finishReason = event.finishReason
           break
         case 'started':
+          outcome.model = event.model ?? outcome.model
+          break
+        case 'reasoning_done':
           break
       }
       // A slow reader is not a silent Codex: no silence is counted while the consumer holds the
@@ -109,10 +114,10 @@ export async function * runCompletion (request: CompletionRequest, opts: RunComp
     }
   } catch (err) {
     const reason: unknown = work.signal.aborted ? work.signal.reason : err
-    if (opts.signal.aborted && !isOpenAIError(reason)) {
+    if (opts.signal.aborted && !isApiError(reason)) {
       outcome.status = CLIENT_CLOSED
     } else {
-      outcome.error = toOpenAIError(isOpenAIError(reason) ? reason : err)
+      outcome.error = toApiError(isApiError(reason) ? reason : err)
       outcome.status = outcome.error.statusCode
     }
     throw outcome.error ?? err

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { Admission } from '../../../src/completions/admission.js'
-import { OpenAIError } from '../../../src/errors.js'
+import { Admission } from '../../../src/turns/admission.js'
+import { ApiError } from '../../../src/errors.js'
 import { rejectionOf, sleep } from '../support.js'
 
 const never = (): AbortSignal => new AbortController().signal
@@ -61,10 +61,10 @@ describe('Admission', () => {
     const q1 = a.acquire(controller.signal)
     const q2 = a.acquire(controller.signal)
     const err = await rejectionOf(a.acquire(never()))
-    expect(err).toBeInstanceOf(OpenAIError)
-    const e = err as OpenAIError
+    expect(err).toBeInstanceOf(ApiError)
+    const e = err as ApiError
     expect(e.statusCode).toBe(429)
-    expect(e.type).toBe('rate_limit_error')
+    expect(e.kind).toBe('rate_limit')
     expect(e.code).toBe('rate_limit_exceeded')
     expect(e.headers).toEqual({ 'retry-after': '2' })
     expect(e.message).toContain('1 turns running and 2 waiting')
@@ -76,7 +76,7 @@ describe('Admission', () => {
   it('refuses at once with maxQueue 0', async () => {
     const a = new Admission({ maxConcurrency: 1, maxQueue: 0, queueTimeoutMs: 10_000 })
     const r = await a.acquire(never())
-    expect(((await rejectionOf(a.acquire(never()))) as OpenAIError).statusCode).toBe(429)
+    expect(((await rejectionOf(a.acquire(never()))) as ApiError).statusCode).toBe(429)
     r()
     const r2 = await a.acquire(never())
     r2()
@@ -88,11 +88,11 @@ describe('Admission', () => {
     const started = Date.now()
     const err = await rejectionOf(a.acquire(never()))
     expect(Date.now() - started).toBeGreaterThanOrEqual(35)
-    expect(err).toBeInstanceOf(OpenAIError)
-    expect((err as OpenAIError).statusCode).toBe(429)
-    expect((err as OpenAIError).code).toBe('rate_limit_exceeded')
-    expect((err as OpenAIError).headers['retry-after']).toBe('1')
-    expect((err as OpenAIError).message).toContain('within 40 ms')
+    expect(err).toBeInstanceOf(ApiError)
+    expect((err as ApiError).statusCode).toBe(429)
+    expect((err as ApiError).code).toBe('rate_limit_exceeded')
+    expect((err as ApiError).headers['retry-after']).toBe('1')
+    expect((err as ApiError).message).toContain('within 40 ms')
     expect(a.stats().queued).toBe(0)
     r()
     expect(a.stats().active).toBe(0)

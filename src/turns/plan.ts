@@ -1,0 +1,21 @@
+import type { DialectName } from '../api/dialect.js'
+import type { BackendCapabilities, BackendKind, CodexModel, CompletionRequest } from '../backends/types.js'
+
+/** What a dialect's request parser needs to know about this server. */
+export interface ParseContext {
+  requestId: string
+  codexModels: readonly CodexModel[]
+  configuredModel: string | undefined
+  backend: { kind: BackendKind, capabilities: BackendCapabilities }
+}
+
+/** A request as every dialect hands it to the turn pipeline: the neutral request and its labels. */
+export interface TurnPlan {
+  dialect: DialectName
+  request: CompletionRequest
+  /** The model id the client sent, echoed back and logged. */
+  requestedModel: string
+  /** The model expected to run ("default": Codex's own), logged until Codex reports the one it ran. */
+  effectiveModel: string
+  stream: boolean
+}
