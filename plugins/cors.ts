@@ -1,6 +1,7 @@
 import cors, { type FastifyCorsOptions } from '@fastify/cors'
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
+import { originAllowed } from '../src/http/browser-policy.js'
 
 /** Request headers a browser client may send: the SDKs' own, every `X-Stainless-*` and `anthropic-*`. */
 const ALLOWED_HEADER = /^(authorization|content-type|accept|x-api-key|x-request-id|x-no-keepalive|openai-[a-z0-9-]+|anthropic-[a-z0-9-]+|x-stainless-[a-z0-9-]+)$/
@@ -15,18 +16,17 @@ export function allowedRequestHeaders (requested: string | undefined): string[] 
 
 /**
  * CORS for browser and Electron clients (PROXY_ENABLE_CORS; off when the edge answers
- * preflights). Allowed headers are matched by pattern, since the SDKs add `X-Stainless-*`
- * headers that no fixed list keeps up with.
+ * preflights), for the origins of the browser policy (plugins/browser-guard.ts). Allowed headers
+ * are matched by pattern, since the SDKs add `X-Stainless-*` headers that no fixed list keeps up with.
  */
 const corsPlugin: FastifyPluginAsync = async (fastify) => {
-  const { PROXY_ENABLE_CORS, PROXY_CORS_ORIGINS } = fastify.config
-  if (!PROXY_ENABLE_CORS) return
-  const origins = PROXY_CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o.length > 0)
-  const origin = origins.length === 0 || origins.includes('*') ? '*' : origins
+  if (!fastify.config.PROXY_ENABLE_CORS) return
+  const policy = fastify.browserPolicy
   await fastify.register(cors, {
     delegator: (request, callback) => {
+      const requestOrigin = request.headers.origin
       const options: FastifyCorsOptions = {
-        origin,
+        origin: policy.origins === '*' ? '*' : requestOrigin !== undefined && originAllowed(policy, requestOrigin, request.headers.host),
         methods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
         allowedHeaders: allowedRequestHeaders(request.headers['access-control-request-headers']),
         exposedHeaders: ['x-request-id', 'retry-after'],
@@ -38,4 +38,4 @@ const corsPlugin: FastifyPluginAsync = async (fastify) => {
   })
 }
 
-export default fp(corsPlugin, { name: 'cors', fastify: '5.x', dependencies: ['config'] })
+export default fp(corsPlugin, { name: 'cors', fastify: '5.x', dependencies: ['config', 'browser-guard'] })

@@ -4,7 +4,7 @@ import type { DialectName } from '../src/api/dialect.js'
 import { dialectOf } from '../src/api/dialects.js'
 import { ApiError, invalidRequest, isApiError, notFound, serverError, type ErrorKind } from '../src/errors.js'
 import { ClientGoneError } from '../src/http/client-abort.js'
-import { validationParam } from '../src/http/validation-param.js'
+import { mainIssue, validationParam } from '../src/http/validation-param.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -23,11 +23,9 @@ const KIND_BY_STATUS: Readonly<Record<number, ErrorKind>> = {
 /** Fastify's own errors (body parsing, validation, limits) as ApiErrors. */
 function fromFastifyError (err: FastifyError): ApiError {
   if (err.validation !== undefined) {
-    const first = err.validation[0]
-    const param = first === undefined ? null : validationParam(first, err.validationContext)
-    const allowed = first?.params?.allowedValues
-    const problem = Array.isArray(allowed) ? `must be one of: ${allowed.map(String).join(', ')}` : first?.message ?? 'is invalid'
-    return invalidRequest(`Invalid request: ${param ?? err.validationContext ?? 'body'} ${problem}.`, param, 'invalid_value')
+    const main = mainIssue(err.validation)
+    const param = main === undefined ? null : validationParam(main.issue, err.validationContext)
+    return invalidRequest(`Invalid request: ${param ?? err.validationContext ?? 'body'} ${main?.problem ?? 'is invalid'}.`, param, 'invalid_value')
   }
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

@@ -3,6 +3,7 @@ import type { CodexBackend } from './backends/types.js'
 import type { Config } from './config.js'
 import admissionPlugin from '../plugins/admission.js'
 import authPlugin from '../plugins/auth.js'
+import browserGuard from '../plugins/browser-guard.js'
 import codexPlugin from '../plugins/codex.js'
 import configPlugin from '../plugins/config.js'
 import corsPlugin from '../plugins/cors.js'
@@ -33,6 +34,7 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
   await app.register(errorHandler)
   await app.register(requestIdPlugin)
   await app.register(jsonBodyGuard)
+  await app.register(browserGuard)
   await app.register(corsPlugin)
   await app.register(usagePlugin)
   await app.register(admissionPlugin)

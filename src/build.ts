@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { registerApp, type AppOptions } from './app.js'
+import { writeClientError } from './http/client-error.js'
 import { requestIdFor } from './http/request-id.js'
 
 /**
@@ -53,7 +54,9 @@ export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
     connectionTimeout: 0,
     requestTimeout: config.PROXY_REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.PROXY_KEEPALIVE_TIMEOUT_MS,
-    http: { headersTimeout: config.PROXY_HEADERS_TIMEOUT_MS, maxHeaderSize: 16 * 1024, connectionsCheckingInterval: 1000 },
+    // A request without Host is answered by the browser guard in the envelope, not by Node with an empty 400.
+    http: { headersTimeout: config.PROXY_HEADERS_TIMEOUT_MS, maxHeaderSize: 16 * 1024, connectionsCheckingInterval: 1000, requireHostHeader: false },
+    clientErrorHandler: writeClientError,
     requestIdHeader: false,
     genReqId: requestIdFor,
     logController: new AccessLog(),

@@ -39,7 +39,14 @@ export const ConfigSchema = Type.Object({
   PROXY_APP_SERVER_MAX_TURNS: Type.Integer({ minimum: 0, maximum: 100_000_000, default: 10_000, description: 'Replace an app-server worker (without dropping a turn) after this many turns; Codex grows a few KB per turn. 0: never.' }),
 
   PROXY_ENABLE_CORS: Type.Boolean({ default: true, description: 'Answer CORS preflights in the app (turn off when the edge does it).' }),
-  PROXY_CORS_ORIGINS: Type.String({ default: '*', description: 'Comma-separated allowed origins, or `*`.' }),
+  PROXY_CORS_ORIGINS: Type.Optional(Type.String({
+    docDefault: '`*`; with the default key, this machine\'s pages and desktop apps only',
+    description: 'Comma-separated browser origins allowed to call the API (`*` wildcards: `http://my-host:*`), or `*`. With the default PROXY_API_KEY they are added to the origins always allowed (loopback pages, `app://`, `vscode-webview://`, `tauri://`, `file://`), `*` is refused, and any other origin gets a 403.'
+  })),
+  PROXY_ALLOWED_HOSTS: Type.Optional(Type.String({
+    docDefault: 'any; with the default key, loopback names only',
+    description: 'Comma-separated host names (Host header; `*.example.com` wildcards) the server answers to; others get a 403 (against DNS rebinding). With the default PROXY_API_KEY they are added to the loopback names always served, and `*` is refused.'
+  })),
   PROXY_PROTECT_MODELS: Type.Boolean({ default: false, description: 'Require the API key for `/v1/models`.' }),
   PROXY_METRICS_PUBLIC: Type.Boolean({ default: false, description: 'Serve `/metrics` without the API key.' }),
 
@@ -141,12 +148,24 @@ export function isLoopbackHost (host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host)
 }
 
+/** Whether clients can use the well-known default key: then anyone who can reach the server (any web page, too) can. */
+export function usesDefaultKey (config: Pick<Config, 'PROXY_API_KEY'>): boolean {
+  return config.PROXY_API_KEY === ConfigSchema.properties.PROXY_API_KEY.default
+}
+
 /** Refuses settings that are valid one by one but unsafe together. */
 export function assertSafeToListen (config: Config): void {
-  const defaultKey = ConfigSchema.properties.PROXY_API_KEY.default
-  if (!isLoopbackHost(config.HOST) && config.PROXY_API_KEY === defaultKey) {
-    throw new ConfigError([
-      `HOST=${config.HOST}: refusing to listen on a non-loopback address with the default PROXY_API_KEY; set a secret key`
-    ])
+  if (!usesDefaultKey(config)) return
+  const problems: string[] = []
+  if (!isLoopbackHost(config.HOST)) {
+    problems.push(`HOST=${config.HOST}: refusing to listen on a non-loopback address with the default PROXY_API_KEY; set a secret key`)
   }
+  const everything = (list: string | undefined): boolean => (list ?? '').split(',').some((v) => v.trim() === '*')
+  if (everything(config.PROXY_CORS_ORIGINS)) {
+    problems.push('PROXY_CORS_ORIGINS=*: with the default PROXY_API_KEY every web page could use this server; list the origins, or set a secret key')
+  }
+  if (everything(config.PROXY_ALLOWED_HOSTS)) {
+    problems.push('PROXY_ALLOWED_HOSTS=*: with the default PROXY_API_KEY a web page could reach this server by DNS rebinding; list the host names, or set a secret key')
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
 }

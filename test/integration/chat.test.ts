@@ -85,8 +85,9 @@ describe('POST /v1/chat/completions, non-streaming', () => {
       logprobs: null,
       finish_reason: 'stop'
     }])
-    // The fake Codex reports real counts (about 4 characters a token of what it saw and said).
-    const prompt = tokens('[user] hello there')
+    // The fake Codex reports real counts (about 4 characters a token of what it saw and said): a
+    // conversation of one user message reaches it as that message's plain text.
+    const prompt = tokens('hello there')
     const completion = tokens('echo: hello there')
     expect(body.usage).toEqual({
       prompt_tokens: prompt,
@@ -178,7 +179,7 @@ describe('POST /v1/chat/completions, streaming', () => {
     const { choiceChunks, usageChunks } = checkStream(res, 'codex-5-low')
     expect(contentOf(choiceChunks)).toBe('echo: count me')
     expect(usageChunks).toHaveLength(1)
-    const prompt = tokens('[user] count me')
+    const prompt = tokens('count me')
     const completion = tokens('echo: count me')
     expect(usageChunks[0]?.usage).toEqual({
       prompt_tokens: prompt,

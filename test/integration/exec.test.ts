@@ -39,7 +39,7 @@ describe('exec backend (real Codex, mock upstream)', () => {
     const chunks = []
     for await (const chunk of stream) chunks.push(chunk)
     expect(chunks[0]?.choices[0]?.delta.role).toBe('assistant')
-    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('ECHO: [user] exec stream e2')
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('ECHO: exec stream e2')
     expect(chunks.filter((c) => c.choices[0]?.finish_reason != null).length).toBe(1)
     expect(chunks.at(-1)?.usage?.completion_tokens).toBe(20)
   })

@@ -296,7 +296,9 @@ describe('argv injection: nothing from a request reaches a command line', () => 
       expect(child.argv).toEqual(fixed)
       const submission = JSON.parse(child.stdin.trim()) as { op: { items: Array<{ text: string }> } }
       const prompt = submission.op.items[0]?.text ?? ''
-      expect([...INJECTIONS, ...shell()].some((t) => prompt === `[system] ${t}\n[assistant] ${t}\n[user] ${t}`)).toBe(true)
+      // Intact: each entry's further lines are indented, so the text cannot forge another role.
+      const entry = (t: string): string => t.split('\n').join('\n  ')
+      expect([...INJECTIONS, ...shell()].some((t) => prompt === `[system] ${entry(t)}\n[assistant] ${entry(t)}\n[user] ${entry(t)}`)).toBe(true)
     }
     expect(existsSync(pwned)).toBe(false)
   })

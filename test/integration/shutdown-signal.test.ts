@@ -39,6 +39,26 @@ async function freePort (): Promise<number> {
   return port
 }
 
+/** Every process below `root` (children, their children, …), from /proc. */
+function descendants (root: number): number[] {
+  const parents = new Map<number, number>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(join('/proc', entry, 'stat'), 'latin1')
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
+    } catch {
+      // Gone.
+    }
+  }
+  const found: number[] = []
+  for (let frontier = [root]; frontier.length > 0;) {
+    frontier = [...parents].filter(([, parent]) => frontier.includes(parent)).map(([pid]) => pid)
+    found.push(...frontier)
+  }
+  return found
+}
+
 /** pids of processes started with this test's CODEX_HOME in their environment: the Codex workers. */
 function codexProcesses (): number[] {
   const marker = `CODEX_HOME=${home.dir}\0`
@@ -148,5 +168,32 @@ describe('signals', () => {
     expect(Date.now() - secondAt).toBeLessThan(3000)
     await waitFor(() => codexProcesses().length === 0, 3000, 'Codex processes to be gone')
     upload.destroy()
+  })
+})
+
+describe('npm run dev:shim', () => {
+  it('frees its port when the npm process is killed by its pid (no orphaned server)', async () => {
+    const port = await freePort()
+    let output = ''
+    const npm = spawn('npm', ['run', 'dev:shim'], { cwd: REPO_ROOT, env: { ...process.env, PORT: String(port), LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    npm.stdout?.on('data', (d: Buffer) => { output += d.toString() })
+    npm.stderr?.on('data', (d: Buffer) => { output += d.toString() })
+    const listening = async (): Promise<boolean> => await new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true) })
+      socket.on('error', () => { resolve(false) })
+    })
+    let tree: number[] = []
+    try {
+      await waitFor(listening, 30_000, `the dev server on ${port}`)
+      tree = descendants(npm.pid ?? -1)
+      npm.kill('SIGTERM')
+      await waitFor(async () => !(await listening()), 10_000, 'the port to be free')
+      expect(output).toContain('"signal":"SIGTERM"')
+    } finally {
+      // Whatever this test started and is still alive (the orphans of a regression) goes, by pid.
+      for (const pid of [npm.pid ?? -1, ...tree]) {
+        try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ }
+      }
+    }
   })
 })

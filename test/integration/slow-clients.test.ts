@@ -35,6 +35,8 @@ describe('slow clients', () => {
     socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Slow: ')
     const { value } = await within(4000, closed)
     expect(value).toMatch(/^HTTP\/1\.1 408/)
+    // The OpenAI envelope, as for every other error.
+    expect(JSON.parse(value.slice(value.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { type: 'timeout_error', code: 'request_timeout' } })
   })
 
   it('closes a connection whose body never finishes', async () => {

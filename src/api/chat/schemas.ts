@@ -32,10 +32,10 @@ export const ToolCallSchema = Type.Object({
 export const ChatMessageSchema = Type.Object({
   role: StringEnum(['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const),
   content: Type.Optional(Type.Union([Type.String(), Type.Array(ContentPartSchema), Type.Null()])),
-  name: Type.Optional(Type.String()),
+  name: Type.Optional(Type.String({ maxLength: 256 })),
   tool_calls: Type.Optional(Type.Union([Type.Array(ToolCallSchema), Type.Null()])),
-  tool_call_id: Type.Optional(Type.String()),
-  function_call: Type.Optional(Type.Union([Type.Object({ name: Type.String(), arguments: Type.String() }), Type.Null()])),
+  tool_call_id: Type.Optional(Type.String({ maxLength: 512 })),
+  function_call: Type.Optional(Type.Union([Type.Object({ name: Type.String({ maxLength: 256 }), arguments: Type.String() }), Type.Null()])),
   reasoning_content: Type.Optional(Type.Union([Type.String(), Type.Null()]))
 })
 export type ChatMessage = Static<typeof ChatMessageSchema>
@@ -75,8 +75,8 @@ export const ChatCompletionRequestSchema = Type.Object({
   stream: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
   stream_options: Type.Optional(Type.Union([Type.Object({ include_usage: Type.Optional(Type.Boolean()) }), Type.Null()])),
   n: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 128 }), Type.Null()])),
-  reasoning_effort: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  reasoning: Type.Optional(Type.Union([Type.Object({ effort: Type.Optional(Type.Union([Type.String(), Type.Null()])) }), Type.Null()])),
+  reasoning_effort: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
+  reasoning: Type.Optional(Type.Union([Type.Object({ effort: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])) }), Type.Null()])),
   tools: Type.Optional(Type.Union([Type.Array(ToolSchema, { maxItems: 512 }), Type.Null()])),
   tool_choice: Type.Optional(Type.Union([ToolChoiceSchema, Type.Null()])),
   parallel_tool_calls: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),

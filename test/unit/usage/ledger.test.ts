@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { UsageLedger, type UsageEvent } from '../../../src/usage/ledger.js'
+import { MAX_LINE_BYTES, UsageLedger, usageLogProblem, type UsageEvent } from '../../../src/usage/ledger.js'
 import { fakeLogger } from '../support.js'
 
 let dir: string
@@ -171,5 +171,68 @@ describe('UsageLedger.summarize', () => {
       start: START.toISOString(), end: END.toISOString(), total_requests: 0, prompt_tokens_est: 0, completion_tokens_est: 0, total_tokens_est: 0
     })
     expect(await ledger.summarize(START, END, 'day')).toMatchObject({ group: 'day', buckets: [] })
+  })
+})
+
+describe('UsageLedger and log rotation', () => {
+  it('follows the path when the log is moved away (logrotate) or removed', async () => {
+    const path = join(dir, 'usage.ndjson')
+    const ledger = new UsageLedger(path, fakeLogger().log)
+    ledger.append(event(1))
+    await ledger.flush()
+    await rename(path, `${path}.1`)
+    ledger.append(event(2))
+    await ledger.flush()
+    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-2'])
+    expect((await readFile(`${path}.1`, 'utf8')).trim().split('\n')).toHaveLength(1)
+    await unlink(path)
+    ledger.append(event(3))
+    await ledger.flush()
+    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-3'])
+    await ledger.close()
+  })
+
+  it('reopens on request (SIGHUP) even when the path still names a file', async () => {
+    const path = join(dir, 'usage.ndjson')
+    const ledger = new UsageLedger(path, fakeLogger().log)
+    ledger.append(event(1))
+    await ledger.flush()
+    await rename(path, `${path}.old`)
+    await writeFile(path, '')
+    ledger.reopen()
+    ledger.append(event(2))
+    await ledger.close()
+    expect((await readFile(path, 'utf8')).trim()).toBe(JSON.stringify(event(2)))
+  })
+
+  it('never glues an event to a torn last line', async () => {
+    const path = join(dir, 'usage.ndjson')
+    await writeFile(path, `${JSON.stringify(event(1))}\n{"ts":"2025-01-01T00:00:02.000Z","route":"/v1/chat/compl`)
+    const ledger = new UsageLedger(path, fakeLogger().log)
+    ledger.append(event(3))
+    ledger.append(event(4))
+    await ledger.close()
+    const lines = (await readFile(path, 'utf8')).split('\n')
+    expect(lines.at(-1)).toBe('')
+    expect(lines.slice(-3, -1).map((l) => (JSON.parse(l) as UsageEvent).request_id)).toEqual(['req-3', 'req-4'])
+    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-3', 'req-4'])
+  })
+
+  it('skips lines longer than any event when reading, forwards and backwards', async () => {
+    const path = join(dir, 'usage.ndjson')
+    const huge = 'x'.repeat(3 * MAX_LINE_BYTES)
+    await writeFile(path, [JSON.stringify(event(1)), huge, JSON.stringify(event(2)), huge].join('\n') + '\n' + huge)
+    const { log, calls } = fakeLogger()
+    const ledger = new UsageLedger(path, log)
+    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-2'])
+    const summary = await ledger.summarize(new Date(0), new Date('2030-01-01'))
+    expect(summary.total_requests).toBe(2)
+    expect(calls.warn.length).toBeGreaterThan(0)
+  })
+
+  it('refuses a path that is not a regular file', async () => {
+    expect(usageLogProblem('/dev/zero')).toMatch(/not a regular file/)
+    expect(usageLogProblem(dir)).toMatch(/not a regular file/)
+    expect(usageLogProblem(join(dir, 'missing.ndjson'))).toBeUndefined()
   })
 })
