@@ -36,6 +36,7 @@ export const ConfigSchema = Type.Object({
   }),
   PROXY_CODEX_WORKDIR: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-work'), docDefault: '`$TMPDIR/codex-work`', description: 'Working directory of Codex threads and children; created if missing.' }),
   PROXY_APP_SERVER_WORKERS: Type.Integer({ minimum: 1, maximum: 32, default: 1, description: 'Number of `codex app-server` processes.' }),
+  PROXY_HEALTH_CHECK_MS: Milliseconds(5000, 'How often CODEX_HOME is checked and each app-server worker is pinged; a worker that does not answer within this time is replaced. 0: off.'),
   PROXY_APP_SERVER_MAX_TURNS: Type.Integer({ minimum: 0, maximum: 100_000_000, default: 10_000, description: 'Replace an app-server worker (without dropping a turn) after this many turns; Codex grows a few KB per turn. 0: never.' }),
 
   PROXY_ENABLE_CORS: Type.Boolean({ default: true, description: 'Answer CORS preflights in the app (turn off when the edge does it).' }),
@@ -74,6 +75,10 @@ export const ConfigSchema = Type.Object({
   PROXY_IMAGE_MAX_BYTES: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 10 * 1024 * 1024, description: 'Largest image the proxy downloads for an http(s) image_url.' }),
   PROXY_IMAGE_FETCH_TIMEOUT_MS: Milliseconds(10_000, 'Timeout of an image download.'),
   PROXY_IMAGE_ALLOW_PRIVATE: Type.Boolean({ default: false, description: 'Allow image downloads from loopback, private and link-local addresses.' }),
+
+  PROXY_RESPONSES_STORE_MAX_ENTRIES: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 10_000, description: 'Stored responses (`/v1/responses` with `store` not false) kept at most; least recently used go first. 0 stores none.' }),
+  PROXY_RESPONSES_STORE_MAX_BYTES: Type.Integer({ minimum: 0, maximum: 64 * 1024 * 1024 * 1024, default: 256 * 1024 * 1024, description: 'Bytes (as JSON) the stored responses may take in memory.' }),
+  PROXY_RESPONSES_STORE_TTL_MS: Milliseconds(86_400_000, 'How long a stored response can be retrieved or continued (`previous_response_id`).'),
 
   TOKEN_LOG_PATH: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-usage.ndjson'), docDefault: '`$TMPDIR/codex-usage.ndjson`', description: 'NDJSON usage log: one line per chat request (/v1/usage reads it).' }),
   PROXY_SHUTDOWN_GRACE_MS: Milliseconds(10_000, 'On SIGTERM/SIGINT, the longest the server waits for open work before exiting.')

@@ -1,5 +1,6 @@
 import { serverError, timeoutError, type ApiError } from '../errors.js'
-import { describeExit, type CodexChild } from './child-process.js'
+import type { Logger } from '../logger.js'
+import { describeExit, lastStderrLine, type CodexChild } from './child-process.js'
 import { spawnProblem } from './codex-command.js'
 
 /**
@@ -39,11 +40,12 @@ export async function * childJsonLines (child: CodexChild, signal: AbortSignal, 
   }
 }
 
-/** Why a per-request child ended before finishing its answer. */
-export function childExitError (child: CodexChild, bin: string): ApiError {
+/** Why a per-request child ended before finishing its answer; what it said on stderr goes to the log. */
+export function childExitError (child: CodexChild, bin: string, log: Logger, requestId: string): ApiError {
   const exit = child.exitInfo
   if (exit?.spawnError !== undefined) return serverError(503, spawnProblem(bin, exit.spawnError), 'codex_unavailable')
-  if (child.protocolError !== undefined) return serverError(502, child.protocolError.message, 'codex_protocol_error')
-  const { how, said } = describeExit(child, 'closed its output')
-  return serverError(502, `Codex ${how} before finishing the answer${said === undefined ? '.' : `: ${said}`}`, 'codex_exited')
+  if (child.protocolError !== undefined) return serverError(502, `${child.protocolError.message} (request ${requestId}).`, 'codex_protocol_error')
+  const how = describeExit(child, 'closed its output')
+  log.warn({ pid: child.pid, exit, stderr: lastStderrLine(child.stderrTail()) }, `Codex ${how} before finishing the answer`)
+  return serverError(502, `Codex ${how} before finishing the answer (request ${requestId}; details in the server log).`, 'codex_exited')
 }

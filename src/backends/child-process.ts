@@ -219,12 +219,21 @@ export class CodexChild {
 
 /**
  * How a child ended, in words ("exited with code 1", "was killed by SIGKILL", or `unfinished`
- * while it has not), and the last thing it said on stderr.
+ * while it has not). What it said on stderr is for the log only: it may hold another client's
+ * text (a worker serves many) or the upstream's internals.
  */
-export function describeExit (child: CodexChild, unfinished: string): { how: string, said: string | undefined } {
+export function describeExit (child: CodexChild, unfinished: string): string {
   const exit = child.exitInfo
-  const how = exit === undefined ? unfinished : exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`
-  return { how, said: lastStderrLine(child.stderrTail()) }
+  return exit === undefined ? unfinished : exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`
+}
+
+/**
+ * Why Codex refused to start, from its stderr: the `Error: …` line it prints before its
+ * backtrace (a read-only CODEX_HOME: "failed to initialize sqlite state runtime …"). Said before
+ * any request reached the process, so it holds no client's text.
+ */
+export function startupError (tail: string): string | undefined {
+  return tail.split('\n').map((l) => l.trim()).find((l) => l.startsWith('Error: '))?.slice(0, 300)
 }
 
 /** The last meaningful stderr line: what Codex said before it died. */

@@ -54,6 +54,8 @@ export function codexEnv (config: Pick<Config, 'CODEX_HOME'>, binary: CodexBinar
     if (!PRIVATE_ENV.test(key)) env[key] = value
   }
   env.CODEX_HOME = config.CODEX_HOME
+  // Its reason for failing (`Error: …`) as the last stderr line, not a backtrace's last frame.
+  env.RUST_BACKTRACE = '0'
   if (binary.packageRoot !== undefined) {
     env.CODEX_MANAGED_BY_NPM = '1'
     env.CODEX_MANAGED_PACKAGE_ROOT = binary.packageRoot

@@ -39,3 +39,46 @@ export function workdirProblem (dir: string): string | undefined {
 export function setupProblem (config: { CODEX_HOME: string, PROXY_CODEX_WORKDIR: string }): string | undefined {
   return codexHomeProblem(config.CODEX_HOME) ?? workdirProblem(config.PROXY_CODEX_WORKDIR)
 }
+
+/**
+ * Watches CODEX_HOME while the server runs: a home deleted, made read-only or replaced after the
+ * start is noticed within one interval (and so is its repair), instead of every turn failing
+ * while /readyz says ready. Codex without its home can even fall back to its default provider.
+ */
+export class CodexHomeWatch {
+  readonly #home: string
+  readonly #intervalMs: number
+  readonly #onChange: (problem: string | undefined) => void
+  #problem: string | undefined
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (home: string, intervalMs: number, onChange: (problem: string | undefined) => void = () => {}) {
+    this.#home = home
+    this.#intervalMs = intervalMs
+    this.#onChange = onChange
+    this.#problem = codexHomeProblem(home)
+  }
+
+  /** Why CODEX_HOME cannot be used now (as of the last check), or undefined. */
+  get problem (): string | undefined {
+    return this.#problem
+  }
+
+  start (): void {
+    if (this.#intervalMs === 0 || this.#timer !== undefined) return
+    this.#timer = setInterval(() => { this.check() }, this.#intervalMs)
+    this.#timer.unref()
+  }
+
+  check (): void {
+    const problem = codexHomeProblem(this.#home)
+    if (problem === this.#problem) return
+    this.#problem = problem
+    this.#onChange(problem)
+  }
+
+  stop (): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+}

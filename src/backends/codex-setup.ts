@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { Config } from '../config.js'
 import { serverError, type ApiError } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { startupError } from './child-process.js'
 import { codexEnv, spawnProblem, type CodexBinary } from './codex-command.js'
 import { setupProblem } from './codex-home.js'
 import { customProviderId, leanArgs, writeLeanCatalog } from './lean-config.js'
@@ -39,7 +40,7 @@ export async function prepareCodex (config: Config, binary: CodexBinary, log: Lo
     rmSync(dir, { recursive: true, force: true })
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT'
       ? spawnProblem(binary.path, err as NodeJS.ErrnoException)
-      : `Codex could not list its models (codex debug models): ${(err as Error).message.split('\n', 1)[0] ?? ''}`
+      : `Codex could not start (codex debug models): ${startupError(String((err as { stderr?: unknown }).stderr ?? '')) ?? (err as Error).message.split('\n', 1)[0] ?? ''}`
     log.error({ err }, why)
     return serverError(503, why, 'codex_unavailable')
   }

@@ -61,7 +61,8 @@ export class ExecBackend extends ProcessPerTurnBackend {
     super(opts, 'exec')
   }
 
-  async start (): Promise<void> {
+  protected async prepare (): Promise<void> {
+    if (this.#setup !== undefined) return
     const setup = await prepareCodex(this.config, this.binary, this.log)
     if (isApiError(setup)) this.#problem = setup
     else this.#setup = setup
@@ -71,7 +72,7 @@ export class ExecBackend extends ProcessPerTurnBackend {
     return this.#setup?.models ?? []
   }
 
-  protected problem (): ApiError | undefined {
+  protected setupProblem (): ApiError | undefined {
     return this.#setup === undefined ? this.#problem ?? serverError(503, 'Codex is not set up yet.', 'codex_unavailable') : undefined
   }
 
@@ -85,7 +86,7 @@ export class ExecBackend extends ProcessPerTurnBackend {
     }
   }
 
-  protected async * events (lines: AsyncIterable<Record<string, unknown>>, child: CodexChild): AsyncGenerator<BackendEvent> {
+  protected async * events (lines: AsyncIterable<Record<string, unknown>>, child: CodexChild, request: CompletionRequest): AsyncGenerator<BackendEvent> {
     let started = false
     for await (const event of lines) {
       if (!started) {
@@ -123,7 +124,7 @@ export class ExecBackend extends ProcessPerTurnBackend {
           break
       }
     }
-    const err = childExitError(child, this.binary.path)
+    const err = childExitError(child, this.binary.path, this.log, request.requestId)
     throw /not logged in|login/i.test(err.message) ? serverError(503, `${err.message} ${LOGIN_HINT}`, 'codex_not_logged_in') : err
   }
 

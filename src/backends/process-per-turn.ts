@@ -1,7 +1,8 @@
 import type { Config } from '../config.js'
-import { shuttingDown, type ApiError } from '../errors.js'
+import { serverError, shuttingDown, type ApiError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { CodexChild } from './child-process.js'
+import { CodexHomeWatch } from './codex-home.js'
 import { childJsonLines } from './child-json-lines.js'
 import { resolveCodexBinary, type CodexBinary } from './codex-command.js'
 import type { BackendCapabilities, BackendEvent, BackendHealth, BackendKind, CodexBackend, CodexModel, CompletionRequest } from './types.js'
@@ -32,18 +33,36 @@ export abstract class ProcessPerTurnBackend implements CodexBackend {
   protected readonly log: Logger
   protected readonly binary: CodexBinary
   readonly #children = new Set<CodexChild>()
+  readonly #home: CodexHomeWatch
   #closed = false
 
   constructor (opts: ProcessPerTurnOptions, kind: BackendKind) {
     this.config = opts.config
     this.log = opts.log.child({ backend: kind })
     this.binary = resolveCodexBinary(opts.config)
+    // A home that breaks while the server runs is refused (503); once it is fixed, setup runs again.
+    this.#home = new CodexHomeWatch(opts.config.CODEX_HOME, opts.config.PROXY_HEALTH_CHECK_MS, (problem) => {
+      if (problem !== undefined) this.log.error(problem)
+      else if (!this.#closed) void this.prepare()
+    })
   }
 
-  abstract start (): Promise<void>
+  async start (): Promise<void> {
+    this.#home.start()
+    await this.prepare()
+  }
+
+  /** Checks what the backend needs before a turn can run (and sets it up); called again when CODEX_HOME is fixed. */
+  protected abstract prepare (): Promise<void>
   abstract models (): Promise<readonly CodexModel[]>
   /** Why no turn can run now (setup failed), or undefined. */
-  protected abstract problem (): ApiError | undefined
+  protected abstract setupProblem (): ApiError | undefined
+
+  #problem (): ApiError | undefined {
+    const home = this.#home.problem
+    return home === undefined ? this.setupProblem() : serverError(503, home, 'codex_home_unusable')
+  }
+
   protected abstract process (request: CompletionRequest): TurnProcess
   /** Longest silence between the child's lines (0: none). */
   protected abstract readonly idleMs: number
@@ -52,13 +71,13 @@ export abstract class ProcessPerTurnBackend implements CodexBackend {
 
   health (): BackendHealth {
     if (this.#closed) return { ready: false, reason: 'shutting down' }
-    const problem = this.problem()
+    const problem = this.#problem()
     return problem === undefined ? { ready: true } : { ready: false, reason: problem.message }
   }
 
   async * complete (request: CompletionRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
     if (this.#closed) throw shuttingDown()
-    const problem = this.problem()
+    const problem = this.#problem()
     if (problem !== undefined) throw problem
     signal.throwIfAborted()
     const turn = this.process(request)
@@ -81,6 +100,7 @@ export abstract class ProcessPerTurnBackend implements CodexBackend {
 
   async close (): Promise<void> {
     this.#closed = true
+    this.#home.stop()
     await Promise.all([...this.#children].map(async (child) => await child.kill()))
     this.dispose()
   }

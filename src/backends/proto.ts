@@ -69,18 +69,17 @@ export class ProtoBackend extends ProcessPerTurnBackend {
     this.idleMs = opts.config.PROXY_PROTO_IDLE_MS
   }
 
-  async start (): Promise<void> {
+  protected async prepare (): Promise<void> {
     const problem = setupProblem(this.config) ?? binaryProblem(this.binary.path)
-    if (problem === undefined) return
-    this.log.error(problem)
-    this.#problem = serverError(503, problem, 'codex_unavailable')
+    this.#problem = problem === undefined ? undefined : serverError(503, problem, 'codex_unavailable')
+    if (problem !== undefined) this.log.error(problem)
   }
 
   async models (): Promise<readonly CodexModel[]> {
     return []
   }
 
-  protected problem (): ApiError | undefined {
+  protected setupProblem (): ApiError | undefined {
     return this.#problem
   }
 
@@ -95,7 +94,7 @@ export class ProtoBackend extends ProcessPerTurnBackend {
     }
   }
 
-  protected async * events (lines: AsyncIterable<Record<string, unknown>>, child: CodexChild): AsyncGenerator<BackendEvent> {
+  protected async * events (lines: AsyncIterable<Record<string, unknown>>, child: CodexChild, request: CompletionRequest): AsyncGenerator<BackendEvent> {
     // proto events carry no item ids: one message and one reasoning item per turn.
     const textId = 'msg_proto_0'
     const reasoningId = 'rs_proto_0'
@@ -163,6 +162,6 @@ export class ProtoBackend extends ProcessPerTurnBackend {
           break
       }
     }
-    throw childExitError(child, this.binary.path)
+    throw childExitError(child, this.binary.path, this.log, request.requestId)
   }
 }

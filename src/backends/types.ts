@@ -38,7 +38,7 @@ export type ToolOutput = string | ContentPart[]
 export type ConversationItem =
   | { type: 'message', role: MessageRole, content: ContentPart[] }
   /** `id` is the call id the result refers to; `itemId` the upstream item id (`fc_…`), when known. */
-  | { type: 'tool_call', id: string, name: string, arguments: string, itemId?: string | undefined }
+  | { type: 'tool_call', id: string, name: string, arguments: string, itemId?: string | undefined, namespace?: string | undefined }
   | { type: 'tool_result', callId: string, output: ToolOutput }
   /** Replayed upstream unchanged; a backend drops one without `encryptedContent`. */
   | ReasoningItem
@@ -51,6 +51,8 @@ export interface ToolSpec {
   description?: string | undefined
   parameters: JsonSchema
   strict?: boolean | undefined
+  /** A group of tools the model sees under one name (Responses `namespace` tools). */
+  namespace?: { name: string, description?: string | undefined } | undefined
 }
 
 export type ToolChoice = 'auto' | 'none' | 'required' | { name: string }
@@ -107,7 +109,7 @@ export type BackendEvent =
   | { type: 'reasoning', itemId: string, summaryIndex: number, text: string }
   /** A reasoning item is complete (after its deltas, if any). */
   | { type: 'reasoning_done', item: ReasoningItem }
-  | { type: 'tool_call', id: string, name: string, arguments: string, itemId?: string | undefined }
+  | { type: 'tool_call', id: string, name: string, arguments: string, itemId?: string | undefined, namespace?: string | undefined }
   | { type: 'usage', usage: TokenUsage }
   | { type: 'done', finishReason: FinishReason }
 

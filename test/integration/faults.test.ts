@@ -82,15 +82,16 @@ describe('a Codex that never answers (hang)', () => {
 })
 
 describe('a Codex that crashes mid-stream', () => {
-  it('is a 502 codex_exited carrying its stderr line', async () => {
+  it('is a 502 codex_exited naming the exit and the request, not what Codex wrote on stderr', async () => {
     const error = await nonStream({ shim: 'crash' }, { type: 'server_error', code: 'codex_exited' }, 502)
-    expect(error.message).toContain('simulated crash in the middle of a stream')
-    expect(error.message).toContain('101')
+    expect(error.message).toContain('exited with code 101')
+    expect(error.message).toMatch(/request [0-9a-f-]{36}/)
+    expect(error.message).not.toContain('simulated crash')
   })
 
   it('streaming: role, some content, an error frame, then [DONE]', async () => {
     const error = await streamMidAnswer({ shim: 'crash' }, { type: 'server_error', code: 'codex_exited' })
-    expect(error.message).toContain('simulated crash in the middle of a stream')
+    expect(error.message).not.toContain('simulated crash')
   })
 })
 
@@ -170,12 +171,12 @@ describe('a CODEX_HOME that does not exist', () => {
   })
 
   it('makes chat a 503, not an empty 200', async () => {
-    const error = await nonStream(fault, { type: 'server_error', code: 'codex_unavailable' }, 503)
+    const error = await nonStream(fault, { type: 'server_error', code: 'codex_home_unusable' }, 503)
     expect(error.message).toContain('CODEX_HOME')
   })
 
   it('streaming: a 503 too', async () => {
-    await streamBeforeFirstToken(fault, { type: 'server_error', code: 'codex_unavailable' }, 503)
+    await streamBeforeFirstToken(fault, { type: 'server_error', code: 'codex_home_unusable' }, 503)
   })
 })
 

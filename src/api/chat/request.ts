@@ -11,6 +11,7 @@ import type {
   ToolSpec
 } from '../../backends/types.js'
 import { assertSupported } from '../../turns/checks.js'
+import { checkToolSchema } from '../../turns/tool-schema.js'
 import type { ParseContext, TurnPlan } from '../../turns/plan.js'
 import type { ChatCompletionRequest, ChatMessage } from './schemas.js'
 
@@ -174,6 +175,7 @@ function toolSpecs (body: ChatCompletionRequest, legacy: boolean): ToolSpec[] {
   return defs.map((def, i) => {
     if (seen.has(def.name)) throw invalidRequest(`Duplicate function name \`${def.name}\`.`, legacy ? `functions[${i}].name` : `tools[${i}].function.name`)
     seen.add(def.name)
+    if (def.parameters !== undefined) checkToolSchema(def.parameters, legacy ? `functions[${i}].parameters` : `tools[${i}].function.parameters`)
     return {
       name: def.name,
       description: def.description,

@@ -4,6 +4,7 @@ import type { Config } from '../../config.js'
 import { isApiError, serverError, type ApiError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { resolveCodexBinary, type CodexBinary } from '../codex-command.js'
+import { CodexHomeWatch } from '../codex-home.js'
 import { disposeCodexSetup, prepareCodex, type CodexSetup } from '../codex-setup.js'
 import { isReasoningEffort, type BackendEvent, type BackendHealth, type CodexBackend, type CodexModel, type CompletionRequest, type ReasoningEffort } from '../types.js'
 import { LOGIN_HINT } from '../codex-errors.js'
@@ -70,6 +71,8 @@ export class AppServerBackend implements CodexBackend {
   #loggedIn: boolean | undefined
   #authTimer: NodeJS.Timeout | undefined
   #authFileMtime = 0
+  #pingTimer: NodeJS.Timeout | undefined
+  readonly #home: CodexHomeWatch
   #closed = false
 
   constructor (opts: AppServerBackendOptions) {
@@ -77,14 +80,29 @@ export class AppServerBackend implements CodexBackend {
     this.#log = opts.log.child({ backend: 'app-server' })
     this.#binary = resolveCodexBinary(opts.config)
     this.#version = opts.version ?? '0.0.0'
+    this.#home = new CodexHomeWatch(opts.config.CODEX_HOME, opts.config.PROXY_HEALTH_CHECK_MS, (problem) => { this.#homeChanged(problem) })
   }
 
   async start (): Promise<void> {
+    this.#home.start()
+    const every = this.#config.PROXY_HEALTH_CHECK_MS
+    if (every > 0) {
+      // A worker that stops answering (frozen, wedged) is found by its ping within two intervals;
+      // its turns fail at once and it is replaced, instead of waiting for the stream-idle limit.
+      this.#pingTimer = setInterval(() => { for (const worker of this.#readyWorkers()) void worker.ping(Math.max(1000, every)) }, every)
+      this.#pingTimer.unref()
+    }
+    await this.#setUp()
+  }
+
+  /** Prepares Codex and spawns the pool; a failure (CODEX_HOME unusable, …) is kept as the reason and retried when the home is fixed. */
+  async #setUp (): Promise<void> {
     const setup = await prepareCodex(this.#config, this.#binary, this.#log)
     if (isApiError(setup)) {
       this.#problem = setup
       return
     }
+    this.#problem = undefined
     this.#setup = setup
     this.#models = setup.models
     this.#args = ['app-server', ...setup.lean]
@@ -126,6 +144,21 @@ export class AppServerBackend implements CodexBackend {
         await worker.child.kill()
       }
     })()
+  }
+
+  #homeChanged (problem: string | undefined): void {
+    if (this.#closed) return
+    if (problem !== undefined) {
+      this.#log.error(problem)
+      return
+    }
+    this.#log.info('CODEX_HOME is usable again')
+    if (this.#setup === undefined) {
+      void this.#setUp()
+      return
+    }
+    // Workers that ran while the home was gone hold stale state (open files of a deleted home).
+    for (const slot of this.#slots) void slot.worker?.stop()
   }
 
   /** Login state and the model list, from the first worker that comes up. */
@@ -224,9 +257,15 @@ export class AppServerBackend implements CodexBackend {
       ? { id: s.index, pid: null, state: 'starting' as const, inFlight: 0, restarts: s.restarts }
       : s.worker.status(s.restarts)))
     if (this.#closed) return { ready: false, reason: 'shutting down', workers }
+    const home = this.#home.problem
+    if (home !== undefined) return { ready: false, reason: home, workers }
     if (this.#problem !== undefined) return { ready: false, reason: this.#problem.message, workers }
     if (this.#loggedIn === false) return { ready: false, reason: `Codex is not logged in. ${LOGIN_HINT}`, workers }
-    if (this.#readyWorkers().length === 0) return { ready: false, reason: 'no app-server worker is ready yet', workers }
+    if (this.#readyWorkers().length === 0) {
+      // A worker that failed to start says why (its `Error: …` line): a config it cannot load, …
+      const failed = this.#slots.map((s) => s.worker?.failure?.message).find((m) => m?.includes('while starting') === true)
+      return { ready: false, reason: failed ?? 'no app-server worker is ready yet', workers }
+    }
     return { ready: true, workers }
   }
 
@@ -239,6 +278,8 @@ export class AppServerBackend implements CodexBackend {
     const deadline = Date.now() + READY_WAIT_MS
     for (;;) {
       if (this.#closed) throw serverError(503, 'The server is shutting down.', 'shutting_down')
+      const home = this.#home.problem
+      if (home !== undefined) throw serverError(503, home, 'codex_home_unusable')
       if (this.#problem !== undefined) throw this.#problem
       if (this.#loggedIn === false) throw serverError(503, `Codex is not logged in on this server. ${LOGIN_HINT}`, 'codex_not_logged_in')
       const ready = this.#readyWorkers()
@@ -287,6 +328,8 @@ export class AppServerBackend implements CodexBackend {
 
   async close (): Promise<void> {
     this.#closed = true
+    this.#home.stop()
+    clearInterval(this.#pingTimer)
     clearInterval(this.#authTimer)
     for (const slot of this.#slots) clearTimeout(slot.timer)
     await Promise.all(this.#slots.flatMap((slot) => [slot.worker, ...slot.retiring]).map(async (worker) => await worker?.stop()))

@@ -1,4 +1,5 @@
 import type { ContentPart, ConversationItem, ToolChoice, ToolOutput, ToolSpec } from '../types.js'
+import type { ToolNames } from './tool-names.js'
 
 /** A raw Responses API input item, as `thread/inject_items` takes it. */
 export type ResponsesItem = Record<string, unknown>
@@ -46,7 +47,7 @@ function toolOutput (output: ToolOutput): string | ResponsesItem[] {
   return output.map((p) => (p.type === 'text' ? { type: 'input_text', text: p.text } : imagePart(p)))
 }
 
-function toResponsesItems (item: ConversationItem): ResponsesItem[] {
+function toResponsesItems (item: ConversationItem, names: ToolNames): ResponsesItem[] {
   switch (item.type) {
     case 'message':
       switch (item.role) {
@@ -65,8 +66,10 @@ function toResponsesItems (item: ConversationItem): ResponsesItem[] {
       }
       break
     case 'tool_call': {
-      const call: ResponsesItem = { type: 'function_call', call_id: item.id, name: item.name, arguments: item.arguments }
+      const call: ResponsesItem = { type: 'function_call', call_id: item.id, name: names.codexTool(item.name, item.namespace), arguments: item.arguments }
       if (item.itemId !== undefined) call.id = item.itemId
+      const namespace = names.codexNamespace(item.namespace)
+      if (namespace !== undefined) call.namespace = namespace
       return [call]
     }
     case 'tool_result':
@@ -88,10 +91,16 @@ function toResponsesItems (item: ConversationItem): ResponsesItem[] {
 }
 
 /**
- * Splits a conversation into what a fresh thread needs: base instructions, the history to inject,
- * and the input of the one turn to run.
+ * The most text `turn/start` takes (Codex 0.169 refuses more with -32602 input_too_large);
+ * `thread/inject_items` has no such limit, so a longer last message goes in as history.
  */
-export function planThread (items: readonly ConversationItem[]): ThreadPlan {
+export const TURN_INPUT_MAX_CHARS = 1_048_576
+
+/**
+ * Splits a conversation into what a fresh thread needs: base instructions, the history to inject,
+ * and the input of the one turn to run. Tool names are the ones Codex runs (see tool-names.ts).
+ */
+export function planThread (items: readonly ConversationItem[], names: ToolNames): ThreadPlan {
   let start = 0
   const base: string[] = []
   while (start < items.length) {
@@ -102,7 +111,8 @@ export function planThread (items: readonly ConversationItem[]): ThreadPlan {
   }
   const rest = items.slice(start)
   const last = rest.at(-1)
-  const endsWithUser = last?.type === 'message' && last.role === 'user'
+  const tooLong = last?.type === 'message' && last.content.reduce((n, p) => n + (p.type === 'text' ? p.text.length : 0), 0) > TURN_INPUT_MAX_CHARS
+  const endsWithUser = last?.type === 'message' && last.role === 'user' && !tooLong
   const historyItems = endsWithUser ? rest.slice(0, -1) : rest
   const input: TurnInput[] = endsWithUser
     ? last.content.map((p): TurnInput => (p.type === 'text'
@@ -111,14 +121,33 @@ export function planThread (items: readonly ConversationItem[]): ThreadPlan {
     : []
   return {
     baseInstructions: base.length === 0 ? undefined : base.join('\n\n'),
-    history: historyItems.flatMap(toResponsesItems),
+    history: historyItems.flatMap((item) => toResponsesItems(item, names)),
     input
   }
 }
 
-/** The request's tools as app-server dynamic tools (sent upstream as Responses function tools). */
-export function dynamicTools (tools: readonly ToolSpec[]): Array<Record<string, unknown>> {
-  return tools.map((t) => ({ type: 'function', name: t.name, description: t.description ?? '', inputSchema: t.parameters }))
+/**
+ * The request's tools as app-server dynamic tools (sent upstream as Responses function tools);
+ * tools of one namespace become one namespace tool, where the first of them stood.
+ */
+export function dynamicTools (tools: readonly ToolSpec[], names: ToolNames): Array<Record<string, unknown>> {
+  const specs: Array<Record<string, unknown>> = []
+  const namespaces = new Map<string, Array<Record<string, unknown>>>()
+  for (const t of tools) {
+    const fn = { type: 'function', name: names.codexTool(t.name, t.namespace?.name), description: t.description ?? '', inputSchema: t.parameters }
+    if (t.namespace === undefined) {
+      specs.push(fn)
+      continue
+    }
+    let members = namespaces.get(t.namespace.name)
+    if (members === undefined) {
+      members = []
+      namespaces.set(t.namespace.name, members)
+      specs.push({ type: 'namespace', name: names.codexNamespace(t.namespace.name), description: t.namespace.description ?? '', tools: members })
+    }
+    members.push(fn)
+  }
+  return specs
 }
 
 /**

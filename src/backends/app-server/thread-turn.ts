@@ -1,10 +1,12 @@
-import { serverError } from '../../errors.js'
+import { invalidSubject, serverError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { AsyncQueue } from '../async-queue.js'
 import type { BackendEvent, CompletionRequest, ReasoningItem, TokenUsage } from '../types.js'
 import { raceAbort } from '../../race-abort.js'
-import { mapCodexError, type CodexTurnError } from '../codex-errors.js'
+import { clientSafeText, mapCodexError, type CodexTurnError } from '../codex-errors.js'
 import { dynamicTools, planThread, toolingInstructions } from './items.js'
+import { RpcError } from './rpc-client.js'
+import { ToolNames } from './tool-names.js'
 import type { AppServerWorker } from './worker.js'
 
 export interface TurnOptions {
@@ -14,6 +16,9 @@ export interface TurnOptions {
   /** Time allowed for the cleanup calls (interrupt, unsubscribe). */
   cleanupTimeoutMs: number
 }
+
+/** How Codex reports an upstream `response.incomplete` (max_output_tokens): an error after the deltas. */
+const INCOMPLETE = /^Incomplete response returned, reason: /
 
 interface Notice {
   method: string
@@ -58,12 +63,29 @@ function reasoningItem (raw: RawReasoning): ReasoningItem {
 }
 
 /**
+ * A JSON-RPC error answering thread/start, inject_items or turn/start: Codex refused what the
+ * request carried (a tool schema it cannot parse, …) — the client's mistake, a 400 saying why —
+ * or could not load its configuration (CODEX_HOME trouble, a 503). Anything else passes unchanged.
+ */
+function refusal (err: unknown, requestId: string, subject: 'tools' | 'conversation'): unknown {
+  if (!(err instanceof RpcError)) return err
+  if (/failed to load configuration/i.test(err.message)) {
+    return serverError(503, `Codex cannot load its configuration from CODEX_HOME (request ${requestId}).`, 'codex_config_error', err)
+  }
+  if (err.code === -32600 || err.code === -32602) {
+    return invalidSubject(`Codex refused the request: ${clientSafeText(err.message, 500) ?? 'invalid request'} (request ${requestId}).`, subject, 'codex_refused')
+  }
+  return serverError(502, `Codex failed (request ${requestId}).`, 'codex_error', err)
+}
+
+/**
  * One request as one ephemeral thread on a worker: start the thread (tools, base instructions),
  * inject the history, run one turn, translate its notifications into backend events, and
  * always clean up (interrupt if unfinished, unsubscribe). A thread is never reused.
  */
 export async function * runThreadTurn (worker: AppServerWorker, request: CompletionRequest, signal: AbortSignal, opts: TurnOptions): AsyncGenerator<BackendEvent> {
-  const plan = planThread(request.items)
+  const names = new ToolNames(request.tools)
+  const plan = planThread(request.items, names)
   const queue = new AsyncQueue<Notice>()
   const end = worker.begin()
   const onAbort = (): void => { queue.fail(signal.reason) }
@@ -92,7 +114,7 @@ export async function * runThreadTurn (worker: AppServerWorker, request: Complet
       experimentalRawEvents: rawEvents
     }
     if (request.model !== undefined) threadParams.model = request.model
-    if (hasTools) threadParams.dynamicTools = dynamicTools(request.tools)
+    if (hasTools) threadParams.dynamicTools = dynamicTools(request.tools, names)
     const developer = toolingInstructions({
       toolChoice: request.toolChoice,
       parallelToolCalls: request.parallelToolCalls,
@@ -104,7 +126,8 @@ export async function * runThreadTurn (worker: AppServerWorker, request: Complet
     const startCall = worker.rpc.request<{ thread: { id: string }, model?: string }>('thread/start', threadParams)
     // If the client leaves while the thread is being created, the thread is still cleaned up.
     startCall.then((r) => { if (signal.aborted) void worker.rpc.request('thread/unsubscribe', { threadId: r.thread.id }).catch(() => {}) }, () => {})
-    const started = await raceAbort(startCall, signal)
+    // thread/start carries the tools; inject_items and turn/start the conversation.
+    const started = await raceAbort(startCall, signal).catch((err: unknown) => { throw refusal(err, request.requestId, 'tools') })
     threadId = started.thread.id
     unlisten = worker.listen(threadId, {
       onNotification: (method, params) => { queue.push({ method, params }) },
@@ -117,16 +140,18 @@ export async function * runThreadTurn (worker: AppServerWorker, request: Complet
       },
       onWorkerGone: (err) => { queue.fail(err) }
     })
-    if (plan.history.length > 0) await raceAbort(worker.rpc.request('thread/inject_items', { threadId, items: plan.history }), signal)
+    if (plan.history.length > 0) {
+      await raceAbort(worker.rpc.request('thread/inject_items', { threadId, items: plan.history }), signal).catch((err: unknown) => { throw refusal(err, request.requestId, 'conversation') })
+    }
 
     const turnParams: Record<string, unknown> = { threadId, input: plan.input, summary: request.summary ?? 'auto' }
     if (request.effort !== undefined) turnParams.effort = request.effort
     if (request.outputFormat?.type === 'json_schema' && request.outputFormat.schema !== undefined) turnParams.outputSchema = request.outputFormat.schema
     turnStart = worker.rpc.request<{ turn: { id: string } }>('turn/start', turnParams)
-    turnId = (await raceAbort(turnStart as Promise<{ turn: { id: string } }>, signal)).turn.id
+    turnId = (await raceAbort(turnStart as Promise<{ turn: { id: string } }>, signal).catch((err: unknown) => { throw refusal(err, request.requestId, 'conversation') })).turn.id
     yield { type: 'started', model: typeof started.model === 'string' ? started.model : undefined }
 
-    const calls: Array<{ id: string, itemId: string | undefined, name: string, arguments: string }> = []
+    const calls: Array<{ id: string, itemId: string | undefined, name: string, arguments: string, namespace?: string }> = []
     const textItems = new Set<string>()
     const reasoningDone = new Set<string>()
     let sawSummary = false
@@ -134,7 +159,11 @@ export async function * runThreadTurn (worker: AppServerWorker, request: Complet
     // Usage is reported with the answer, not before: a failed turn can carry a bogus update
     // (a context-window overflow reports the whole window as used).
     let usage: TokenUsage | undefined
-    const fail = (err: CodexTurnError): Error => mapCodexError(err, { usageLimitResetAt: worker.usageLimitResetAt })
+    const fail = (err: CodexTurnError): Error => {
+      // The whole of Codex's error (the upstream's body, its URL) is for the operator, not the client.
+      log.warn({ codexError: err }, 'Codex turn failed')
+      return mapCodexError(err, { usageLimitResetAt: worker.usageLimitResetAt, requestId: request.requestId })
+    }
 
     for await (const { method, params } of queue) {
       // Only this turn's notifications: with raw events, injected history is echoed back as
@@ -178,9 +207,10 @@ export async function * runThreadTurn (worker: AppServerWorker, request: Complet
           }
           break
         case 'rawResponseItem/completed': {
-          const item = params.item as { type?: string, id?: string, call_id?: string, name?: string, arguments?: string } | undefined
+          const item = params.item as { type?: string, id?: string, call_id?: string, name?: string, arguments?: string, namespace?: string } | undefined
           if (item?.type === 'function_call' && typeof item.name === 'string') {
-            calls.push({ id: item.call_id ?? `call_${calls.length}`, itemId: item.id, name: item.name, arguments: item.arguments ?? '{}' })
+            const call = { id: item.call_id ?? `call_${calls.length}`, itemId: item.id, name: item.name, arguments: item.arguments ?? '{}' }
+            calls.push(typeof item.namespace === 'string' ? { ...call, namespace: item.namespace } : call)
           } else if (item?.type === 'reasoning' && !reasoningDone.has(String(item.id))) {
             reasoningDone.add(String(item.id))
             yield { type: 'reasoning_done', item: reasoningItem(item as RawReasoning) }
@@ -192,7 +222,10 @@ export async function * runThreadTurn (worker: AppServerWorker, request: Complet
           // The model's response is complete and asks for client tools: hand the calls to the
           // client and stop the turn, so exactly one upstream request is made per round.
           const handed = request.parallelToolCalls ? calls : calls.slice(0, 1)
-          for (const call of handed) yield { type: 'tool_call', ...call }
+          for (const call of handed) {
+            const own = names.fromCodex(call.name, call.namespace)
+            yield { type: 'tool_call', id: call.id, itemId: call.itemId, arguments: call.arguments, name: own.name, ...(own.namespace === undefined ? {} : { namespace: own.namespace }) }
+          }
           const responseUsage = toTokenUsage(params.usage as AppServerUsage | undefined)
           if (responseUsage !== undefined) yield { type: 'usage', usage: responseUsage }
           finished = true
@@ -206,6 +239,12 @@ export async function * runThreadTurn (worker: AppServerWorker, request: Complet
           break
         case 'error': {
           const error = params.error as CodexTurnError | undefined
+          // The upstream stopped for length (response.incomplete): what streamed is the answer.
+          if (error !== undefined && INCOMPLETE.test(error.message ?? '')) {
+            finished = true
+            yield { type: 'done', finishReason: 'length' }
+            return
+          }
           failure = error ?? { message: 'Codex reported an error.' }
           // Codex would retry on its own (for the built-in provider we cannot turn that off):
           // fail fast instead and let the client's SDK retry.

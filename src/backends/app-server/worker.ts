@@ -1,6 +1,6 @@
 import { serverError, type ApiError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
-import { CodexChild, describeExit, lastStderrLine } from '../child-process.js'
+import { CodexChild, describeExit, lastStderrLine, startupError } from '../child-process.js'
 import { spawnProblem } from '../codex-command.js'
 import type { WorkerStatus } from '../types.js'
 import type { RpcTimeoutError } from './rpc-client.js'
@@ -94,9 +94,10 @@ export class AppServerWorker {
         void this.child.kill()
       },
       onTimeout: (err: RpcTimeoutError) => {
-        this.#fail(serverError(502, `Codex app-server stopped answering (${err.method}); the worker was recycled.`, 'codex_unresponsive'))
+        this.#fail(serverError(502, `Codex app-server stopped answering (${err.method}); the worker was replaced.`, 'codex_unresponsive'))
         this.#log.error({ method: err.method }, 'app-server stopped answering; killing the worker')
-        void this.child.kill()
+        // A process that stopped answering may be stopped (SIGSTOP) or wedged: no grace for it.
+        this.child.killNow()
       }
     })
     this.child.onLine((line) => { this.rpc.handleLine(line) })
@@ -210,8 +211,16 @@ export class AppServerWorker {
   #exitError (): ApiError {
     const exit = this.child.exitInfo
     if (exit?.spawnError !== undefined) return serverError(503, spawnProblem(this.#opts.bin, exit.spawnError), 'codex_unavailable')
-    const { how, said } = describeExit(this.child, 'stopped')
-    return serverError(502, `Codex app-server ${how}${said === undefined ? '' : `: ${said}`}`, 'codex_exited')
+    const how = describeExit(this.child, 'stopped')
+    // Before it was ready, no request had reached it: what it said is the operator's to see (/readyz).
+    const why = this.#state === 'starting' ? startupError(this.child.stderrTail()) : undefined
+    return serverError(502, `Codex app-server ${how}${why === undefined ? '; details in the server log' : ` while starting: ${why}`}`, 'codex_exited')
+  }
+
+  /** Whether the process still answers (a cheap call); one that does not in `timeoutMs` is killed. */
+  async ping (timeoutMs: number): Promise<boolean> {
+    if (this.#state !== 'ready') return false
+    return await this.rpc.request('thread/loaded/list', {}, timeoutMs).then(() => true, () => false)
   }
 
   /** Closes stdin (app-server exits on EOF), then kills it if it lingers. */

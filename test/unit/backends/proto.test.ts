@@ -210,12 +210,16 @@ describe('ProtoBackend', () => {
     expect(liveChildren().size).toBe(before)
   })
 
-  it('crash: a child that exits mid-stream fails with a 502 naming its exit and last stderr line', async () => {
+  it('crash: a child that exits mid-stream fails with a 502 naming its exit; its stderr goes to the log only', async () => {
     const before = liveChildren().size
-    const r = await run(await backend('crash'))
+    const { log, calls } = fakeLogger()
+    const b = new ProtoBackend({ config: config('crash'), log })
+    await b.start()
+    const r = await run(b)
     const e = expectError(r.error, 502, 'codex_exited')
     expect(e.message).toContain('exited with code 101')
-    expect(e.message).toContain('simulated crash in the middle of a stream')
+    expect(e.message).not.toContain('simulated crash')
+    expect(JSON.stringify(calls.warn)).toContain('simulated crash in the middle of a stream')
     expect(r.events).toEqual([{ type: 'started' }, { type: 'text', itemId: 'msg_proto_0', text: 'echo: ' }, { type: 'text', itemId: 'msg_proto_0', text: 'hello ' }])
     expect(liveChildren().size).toBe(before)
   })
@@ -297,7 +301,7 @@ describe('ProtoBackend', () => {
     expect(b.health().ready).toBe(false)
     expect(b.health().reason).toContain('does not exist')
     expect(calls.error).toHaveLength(1)
-    expectError((await run(b)).error, 503, 'codex_unavailable')
+    expectError((await run(b)).error, 503, 'codex_home_unusable')
   })
 
   it('close() kills in-flight children and refuses new turns', async () => {
