@@ -8,7 +8,7 @@ import { waitFor } from './wait.js'
 
 /** The fake `codex app-server` (test/fixtures/fake-app-server.mjs) and its fault modes. */
 export const FAKE_APP_SERVER = join(REPO_ROOT, 'test/fixtures/fake-app-server.mjs')
-export type FakeMode = 'ok' | 'garbage' | 'hang' | 'silent-turn' | 'crash-mid-stream' | 'stderr-noise'
+export type FakeMode = 'ok' | 'garbage' | 'hang' | 'silent-turn' | 'crash-mid-stream' | 'stderr-noise' | 'refuse'
 
 /** One JSON-RPC message the fake read on its stdin. */
 export interface Received {

@@ -464,3 +464,20 @@ describe('the in-app per-key rate limit (PROXY_RATE_LIMIT_ENABLED=true, RATE_LIM
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200)
   })
 })
+
+describe('Codex refusing a request over JSON-RPC', () => {
+  it('is the client\'s 400 naming the part Codex refused, or a 503 when Codex cannot load its configuration', async () => {
+    const h = await startFakeAppServerApp('refuse')
+    try {
+      const ask = async (content: string, extra: Record<string, unknown> = {}): Promise<StreamResult> =>
+        await postChat(h.app, { messages: [{ role: 'user', content }], ...extra })
+      const tools = await ask('with tools', { tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }] })
+      const onTools = expectJsonError(tools, 400, { type: 'invalid_request_error', code: 'codex_refused', param: 'tools' })
+      expect(onTools.message).toContain('dynamic tool name is reserved')
+      expectJsonError(await ask('too much'), 400, { code: 'codex_refused', param: 'messages' })
+      expectJsonError(await ask('broken [config]'), 503, { type: 'server_error', code: 'codex_config_error' })
+    } finally {
+      await h.close()
+    }
+  })
+})
