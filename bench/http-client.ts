@@ -1,25 +1,28 @@
 import { Agent, request } from 'node:http'
+import { DIALECT_PROBES, type BenchDialect } from './dialect-probes.js'
 import { BENCH_KEY } from './proxy.js'
 
-export interface ChatResult {
+export interface AskResult {
   status: number
   /** When the request was written, on the machine-wide monotonic clock (ms); for cross-process profiles. */
   sentAtClock: number
   /** Request written → first non-empty content delta (streams) or the whole body (non-stream). */
   ttftMs: number | undefined
-  /** Request written → last byte (after `[DONE]` for streams). */
+  /** Request written → last byte (after the stream's end event). */
   totalMs: number
   keepalives: number
-  /** The stream ended with `data: [DONE]` and no error frame. */
+  /** The stream ended with its end event (`[DONE]`, `response.completed`) and no error. */
   done: boolean
   content: string
   error: string | undefined
 }
 
-export interface ChatOptions {
+export interface AskOptions {
   stream: boolean
   /** Extra request headers (e.g. X-No-Keepalive). */
   headers?: Record<string, string> | undefined
+  /** Which API to ask; Chat Completions by default. */
+  dialect?: BenchDialect | undefined
 }
 
 /** CLOCK_MONOTONIC in ms: the same clock in every process on the machine (libuv's hrtime). */
@@ -46,13 +49,15 @@ class SseReader {
   }
 }
 
-interface ChunkShape { choices?: Array<{ delta?: { content?: string | null }, message?: { content?: string | null } }>, error?: { message?: string } }
-
-/** POST /v1/chat/completions through node:http, timed on this side of the socket. */
-export async function chat (baseUrl: string, agent: Agent, prompt: string, opts: ChatOptions): Promise<ChatResult> {
-  const body = JSON.stringify({ model: 'codex-5', stream: opts.stream, messages: [{ role: 'user', content: prompt }] })
-  const result: ChatResult = { status: 0, sentAtClock: 0, ttftMs: undefined, totalMs: 0, keepalives: 0, done: false, content: '', error: undefined }
-  return await new Promise<ChatResult>((resolve) => {
+/**
+ * POST one prompt in `opts.dialect` (Chat Completions unless told) through node:http, timed on
+ * this side of the socket.
+ */
+export async function ask (baseUrl: string, agent: Agent, prompt: string, opts: AskOptions): Promise<AskResult> {
+  const probe = DIALECT_PROBES[opts.dialect ?? 'chat']
+  const body = JSON.stringify(probe.body(prompt, opts.stream))
+  const result: AskResult = { status: 0, sentAtClock: 0, ttftMs: undefined, totalMs: 0, keepalives: 0, done: false, content: '', error: undefined }
+  return await new Promise<AskResult>((resolve) => {
     let t0 = 0
     let settled = false
     const finish = (error?: string): void => {
@@ -62,7 +67,7 @@ export async function chat (baseUrl: string, agent: Agent, prompt: string, opts:
       if (error !== undefined) result.error ??= error
       resolve(result)
     }
-    const req = request(`${baseUrl}/v1/chat/completions`, {
+    const req = request(`${baseUrl}${probe.path}`, {
       method: 'POST',
       agent,
       headers: {
@@ -80,10 +85,10 @@ export async function chat (baseUrl: string, agent: Agent, prompt: string, opts:
         res.on('end', () => {
           result.ttftMs = performance.now() - t0
           try {
-            const json = JSON.parse(text) as ChunkShape
-            result.content = json.choices?.[0]?.message?.content ?? ''
-            if (json.error !== undefined) result.error = json.error.message ?? 'error'
-            result.done = result.status === 200 && json.error === undefined
+            const whole = probe.whole(JSON.parse(text))
+            result.content = whole.text
+            if (whole.error !== undefined) result.error = whole.error
+            result.done = result.status === 200 && whole.error === undefined
           } catch {
             result.error = `unparsable body (${result.status})`
           }
@@ -96,22 +101,20 @@ export async function chat (baseUrl: string, agent: Agent, prompt: string, opts:
           result.keepalives++
           return
         }
-        if (!block.startsWith('data: ')) return
-        const data = block.slice(6)
-        if (data === '[DONE]') {
-          result.done = result.error === undefined
-          return
-        }
-        const json = JSON.parse(data) as ChunkShape
-        if (json.error !== undefined) result.error = json.error.message ?? 'error frame'
-        const text = json.choices?.[0]?.delta?.content
-        if (typeof text === 'string' && text.length > 0) {
+        const lines = block.split('\n')
+        const event = lines.find((l) => l.startsWith('event: '))?.slice(7)
+        const data = lines.find((l) => l.startsWith('data: '))?.slice(6)
+        if (data === undefined) return
+        const reading = probe.frame({ event, data })
+        if (reading.error !== undefined) result.error ??= reading.error
+        if (reading.done === true) result.done = result.error === undefined
+        if (reading.text !== undefined) {
           result.ttftMs ??= performance.now() - t0
-          result.content += text
+          result.content += reading.text
         }
       })
       res.on('data', (chunk: string) => { reader.push(chunk) })
-      res.on('end', () => { finish(result.done ? undefined : 'stream ended without [DONE]') })
+      res.on('end', () => { finish(result.done ? undefined : 'stream ended before its end event') })
       res.on('error', (err) => { finish(err.message) })
     })
     req.on('error', (err) => { finish(err.message) })

@@ -1,4 +1,4 @@
-import { chat, clientAgent } from './http-client.js'
+import { ask, clientAgent } from './http-client.js'
 import type { Lab } from './lab.js'
 import { table, type SectionResult } from './markdown.js'
 import type { Profile } from './options.js'
@@ -13,7 +13,7 @@ export async function loadSection (lab: Lab, p: Profile['load']): Promise<Sectio
   const proxy = await startProxy(lab, { CODEX_BACKEND: 'app-server' })
   try {
     const agent = clientAgent(p.concurrency)
-    await Promise.all(Array.from({ length: p.concurrency }, async (_, i) => await chat(proxy.baseUrl, agent, `load warm-up ${i}`, { stream: false })))
+    await Promise.all(Array.from({ length: p.concurrency }, async (_, i) => await ask(proxy.baseUrl, agent, `load warm-up ${i}`, { stream: false })))
     const workerPid = (await proxy.stats()).workerPids[0] ?? -1
     const cpu0 = { proxy: cpuMs(proxy.pid) ?? 0, worker: cpuMs(workerPid) ?? 0 }
 
@@ -23,7 +23,7 @@ export async function loadSection (lab: Lab, p: Profile['load']): Promise<Sectio
     const t0 = performance.now()
     await Promise.all(Array.from({ length: p.concurrency }, async () => {
       for (let i = next++; i < p.requests; i = next++) {
-        const res = await chat(proxy.baseUrl, agent, `load ${i}`, { stream: false })
+        const res = await ask(proxy.baseUrl, agent, `load ${i}`, { stream: false })
         if (res.error === undefined && res.done) latencies.push(res.totalMs)
         else statuses.set(`${res.status} ${res.error ?? ''}`.trim(), (statuses.get(`${res.status} ${res.error ?? ''}`.trim()) ?? 0) + 1)
       }

@@ -132,6 +132,7 @@ process.on('message', async (msg) => {
     loadedThreads,
     liveChildren: liveChildren().size,
     openStreams: app.openStreams(),
-    heapUsedKb: Math.round(process.memoryUsage().heapUsed / 1024)
+    heapUsedKb: Math.round(process.memoryUsage().heapUsed / 1024),
+    storedResponses: app.responseStore.stats()
   })
 })

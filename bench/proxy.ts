@@ -15,6 +15,8 @@ export interface ProxyStats {
   liveChildren: number
   openStreams: number
   heapUsedKb: number
+  /** What the `/v1/responses` store holds. */
+  storedResponses: { entries: number, bytes: number }
 }
 
 /** Monotonic timestamps (ms, CLOCK_MONOTONIC) of one request inside the proxy (BENCH_PROFILE=1). */

@@ -1,4 +1,5 @@
-import { chat, clientAgent } from './http-client.js'
+import type { BenchDialect } from './dialect-probes.js'
+import { ask, clientAgent } from './http-client.js'
 import type { ProxyProcess } from './proxy.js'
 import { summarize, type Summary } from './stats.js'
 
@@ -11,9 +12,10 @@ export interface SequentialRun {
 
 /**
  * `count` requests one after another, alternating streaming and non-streaming so that both paths
- * are exercised, calling `sample(done)` before the first and after every `every` requests.
+ * are exercised (and, given several dialects, taking them in turn, a pair each), calling
+ * `sample(done)` before the first and after every `every` requests.
  */
-export async function runSequential (proxy: ProxyProcess, count: number, every: number, sample: (done: number) => Promise<void>, tag: string): Promise<SequentialRun> {
+export async function runSequential (proxy: ProxyProcess, count: number, every: number, sample: (done: number) => Promise<void>, tag: string, dialects: readonly BenchDialect[] = ['chat']): Promise<SequentialRun> {
   const agent = clientAgent(1)
   const latencies: number[] = []
   let errors = 0
@@ -22,7 +24,8 @@ export async function runSequential (proxy: ProxyProcess, count: number, every: 
   try {
     await sample(0)
     for (let i = 1; i <= count; i++) {
-      const res = await chat(proxy.baseUrl, agent, `${tag} ${i}`, { stream: i % 2 === 0 })
+      const dialect = dialects[Math.floor((i - 1) / 2) % dialects.length]
+      const res = await ask(proxy.baseUrl, agent, `${tag} ${i}`, { stream: i % 2 === 0, dialect })
       if (res.error !== undefined || !res.done) {
         errors++
         firstError ??= res.error ?? 'incomplete'

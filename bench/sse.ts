@@ -1,7 +1,7 @@
 import { Agent } from 'node:http'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { chat, type ChatResult } from './http-client.js'
+import { ask, type AskResult } from './http-client.js'
 import type { Lab } from './lab.js'
 import { table, type SectionResult } from './markdown.js'
 import type { Profile } from './options.js'
@@ -25,7 +25,7 @@ function resources (pid: number): Resources {
 interface HoldRun {
   label: string
   streams: number
-  results: ChatResult[]
+  results: AskResult[]
   openAllMs: number
   before: Resources
   peak: Resources
@@ -57,9 +57,9 @@ async function holdStreams (label: string, proxy: ProxyProcess, streams: number,
   // One connection per stream, as separate clients would open them.
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity })
   const t0 = performance.now()
-  const pending: Array<Promise<ChatResult>> = []
+  const pending: Array<Promise<AskResult>> = []
   for (let i = 0; i < streams; i += batch) {
-    for (let j = i; j < Math.min(streams, i + batch); j++) pending.push(chat(proxy.baseUrl, agent, `hold ${j}`, { stream: true }))
+    for (let j = i; j < Math.min(streams, i + batch); j++) pending.push(ask(proxy.baseUrl, agent, `hold ${j}`, { stream: true }))
     await sleep(everyMs)
   }
   const openAllMs = performance.now() - t0

@@ -1,5 +1,5 @@
 import { startDirect } from './direct-process.js'
-import { chat, clientAgent } from './http-client.js'
+import { ask, clientAgent } from './http-client.js'
 import type { Lab } from './lab.js'
 import { table } from './markdown.js'
 import { startProxy, type RequestMarks } from './proxy.js'
@@ -31,14 +31,14 @@ export async function ttftProfile (lab: Lab, n: number): Promise<string> {
   try {
     const agent = clientAgent(1)
     for (let i = 0; i < 5; i++) {
-      await chat(proxy.baseUrl, agent, `profile warm-up ${i}`, { stream: true })
+      await ask(proxy.baseUrl, agent, `profile warm-up ${i}`, { stream: true })
       await direct.turn(`profile warm-up ${i}`)
     }
     await proxy.marks()
     const sent = new Map<string, { sent: number, received: number }>()
     for (let i = 0; i < n; i++) {
       const id = `bench-profile-${i}`
-      const res = await chat(proxy.baseUrl, agent, `profile ${i}`, { stream: true, headers: { 'x-request-id': id } })
+      const res = await ask(proxy.baseUrl, agent, `profile ${i}`, { stream: true, headers: { 'x-request-id': id } })
       if (res.ttftMs !== undefined && res.error === undefined) sent.set(id, { sent: res.sentAtClock, received: res.sentAtClock + res.ttftMs })
       const d = await direct.turn(`profile ${i}`)
       if (d.error === undefined && d.ttftMs !== undefined) {

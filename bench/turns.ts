@@ -1,5 +1,5 @@
 import { startDirect } from './direct-process.js'
-import { chat, clientAgent } from './http-client.js'
+import { ask, clientAgent } from './http-client.js'
 import type { Lab } from './lab.js'
 import { table, type SectionResult } from './markdown.js'
 import type { Profile } from './options.js'
@@ -35,10 +35,10 @@ export async function turnsSection (lab: Lab, p: Profile['turns']): Promise<Sect
   try {
     const agent = clientAgent(max)
     // Warm both (first thread of a process is slower) and open the client's sockets.
-    await burst(4, async (i) => await chat(proxy.baseUrl, agent, `turns warm-up ${i}`, { stream: true }))
+    await burst(4, async (i) => await ask(proxy.baseUrl, agent, `turns warm-up ${i}`, { stream: true }))
     await burst(4, async (i) => await direct.turn(`turns warm-up ${i}`))
     for (const n of p.counts) {
-      const viaProxy = await burst(n, async (i) => await chat(proxy.baseUrl, agent, `[slow] burst ${n} ${i}`, { stream: true }))
+      const viaProxy = await burst(n, async (i) => await ask(proxy.baseUrl, agent, `[slow] burst ${n} ${i}`, { stream: true }))
       const viaDirect = await burst(n, async (i) => await direct.turn(`[slow] burst ${n} ${i}`))
       for (const [label, b] of [['proxy', viaProxy], ['direct app-server', viaDirect]] as const) {
         const t = summarize(b.ttft)

@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { KeyRing } from '../src/auth/key-ring.js'
 import { unauthorized } from '../src/errors.js'
 
 declare module 'fastify' {
@@ -37,8 +36,8 @@ function presentedKey (request: FastifyRequest): string | undefined {
 const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) => {
   if (!fastify.hasRequestDecorator('apiKeyName')) fastify.decorateRequest('apiKeyName', null)
   if (opts.public === true) return
-  const { PROXY_API_KEY, PROXY_PROTECT_MODELS } = fastify.config
-  const keys = new KeyRing([{ name: 'default', key: PROXY_API_KEY }])
+  const { PROXY_PROTECT_MODELS } = fastify.config
+  const keys = fastify.apiKeys
   fastify.addHook('onRequest', async (request) => {
     if (request.routeOptions.config.auth === 'models' && !PROXY_PROTECT_MODELS) return
     const key = presentedKey(request)
@@ -48,4 +47,4 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, opts) 
   })
 }
 
-export default fp(authPlugin, { name: 'auth', fastify: '5.x', dependencies: ['config'] })
+export default fp(authPlugin, { name: 'auth', fastify: '5.x', dependencies: ['config', 'api-keys'] })

@@ -2,17 +2,17 @@ import { PassThrough } from 'node:stream'
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Dialect } from '../src/api/dialect.js'
-import { shuttingDown } from '../src/errors.js'
+import { shuttingDown, type ApiError } from '../src/errors.js'
 
 declare module 'fastify' {
   interface FastifyReply {
     /**
      * Streams SSE frames with backpressure and keepalives. When the client leaves, the frames are
      * abandoned (their iterator is returned), unless PROXY_KILL_ON_DISCONNECT=false, in which case
-     * they are read to the end and discarded. A stream still open at shutdown is ended with the
-     * dialect's closing frames.
+     * they are read to the end and discarded. A stream still open at shutdown is ended with
+     * `closing` (a stream that knows its own state), else the dialect's closing frames.
      */
-    sse: (frames: AsyncIterable<string>, dialect: Dialect) => FastifyReply
+    sse: (frames: AsyncIterable<string>, dialect: Dialect, closing?: ((err: ApiError) => string) | undefined) => FastifyReply
   }
   interface FastifyInstance {
     /** Number of SSE streams open now. */
@@ -46,10 +46,10 @@ async function drained (out: PassThrough): Promise<void> {
 const ssePlugin: FastifyPluginAsync = async (fastify) => {
   const keepaliveMs = fastify.config.SSE_KEEPALIVE_MS
   const drainOnClose = !fastify.config.PROXY_KILL_ON_DISCONNECT
-  const open = new Map<PassThrough, { done: Promise<void>, dialect: Dialect }>()
+  const open = new Map<PassThrough, { done: Promise<void>, closing: (err: ApiError) => string }>()
   fastify.decorate('openStreams', () => open.size)
 
-  fastify.decorateReply('sse', function (this: FastifyReply, frames: AsyncIterable<string>, dialect: Dialect): FastifyReply {
+  fastify.decorateReply('sse', function (this: FastifyReply, frames: AsyncIterable<string>, dialect: Dialect, closing?: (err: ApiError) => string): FastifyReply {
     const out = new PassThrough()
     const keepalive = keepaliveMs > 0 && wantsKeepalive(this.request)
       ? setInterval(() => {
@@ -82,7 +82,7 @@ const ssePlugin: FastifyPluginAsync = async (fastify) => {
       }
     }
     const done = pump()
-    open.set(out, { done, dialect })
+    open.set(out, { done, closing: closing ?? dialect.closingFrames })
     void done.finally(() => { open.delete(out) })
 
     return this
@@ -102,8 +102,8 @@ const ssePlugin: FastifyPluginAsync = async (fastify) => {
     await Promise.race([all, new Promise((resolve) => { timer = setTimeout(resolve, SHUTDOWN_GRACE_MS) })])
     clearTimeout(timer)
     const reason = shuttingDown()
-    for (const [out, { dialect }] of open) {
-      if (!out.writableEnded && !out.destroyed) out.end(dialect.closingFrames(reason))
+    for (const [out, { closing }] of open) {
+      if (!out.writableEnded && !out.destroyed) out.end(closing(reason))
     }
   })
 }

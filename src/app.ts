@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { CodexBackend } from './backends/types.js'
 import type { Config } from './config.js'
 import admissionPlugin from '../plugins/admission.js'
+import apiKeysPlugin from '../plugins/api-keys.js'
 import authPlugin from '../plugins/auth.js'
 import browserGuard from '../plugins/browser-guard.js'
 import codexPlugin from '../plugins/codex.js'
@@ -12,6 +13,7 @@ import jsonBodyGuard from '../plugins/json-body-guard.js'
 import metricsPlugin from '../plugins/metrics.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import requestIdPlugin from '../plugins/request-id.js'
+import responseStorePlugin from '../plugins/response-store.js'
 import ssePlugin from '../plugins/sse.js'
 import turnSignalPlugin from '../plugins/turn-signal.js'
 import turnsPlugin from '../plugins/turns.js'
@@ -20,6 +22,7 @@ import healthRoutes from '../routes/health.js'
 import metricsRoutes from '../routes/metrics.js'
 import chatCompletionsRoutes from '../routes/v1/chat-completions.js'
 import modelsRoutes from '../routes/v1/models.js'
+import responsesRoutes from '../routes/v1/responses.js'
 import usageRoutes from '../routes/v1/usage.js'
 
 export interface AppOptions {
@@ -31,6 +34,7 @@ export interface AppOptions {
 /** The one place that knows the order of plugins and routes. */
 export async function registerApp (app: FastifyInstance, opts: AppOptions): Promise<void> {
   await app.register(configPlugin, { config: opts.config })
+  await app.register(apiKeysPlugin)
   await app.register(errorHandler)
   await app.register(requestIdPlugin)
   await app.register(jsonBodyGuard)
@@ -43,6 +47,7 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
   await app.register(codexPlugin, { backend: opts.backend })
   await app.register(metricsPlugin)
   await app.register(turnsPlugin)
+  await app.register(responseStorePlugin)
 
   await app.register(healthRoutes)
   await app.register(async (scope) => {
@@ -57,6 +62,7 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
       await api.register(rateLimitPlugin)
       await api.register(modelsRoutes)
       await api.register(chatCompletionsRoutes)
+      await api.register(responsesRoutes)
       await api.register(usageRoutes)
     }, { prefix })
   }

@@ -2,6 +2,7 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { DEFAULT_KEY } from './auth/api-keys.js'
 
 /** The model-id character set: what may ever be handed to Codex as a model slug. */
 export const MODEL_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$'
@@ -21,7 +22,14 @@ export const ConfigSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info', description: 'Log level (pino); logs are JSON lines on stdout.' }
   ),
-  PROXY_API_KEY: Type.String({ minLength: 1, default: 'codex-local-secret', description: 'The key clients send as `Authorization: Bearer …` or `x-api-key`.' }),
+  PROXY_API_KEY: Type.Optional(Type.String({
+    minLength: 1,
+    docDefault: '`codex-local-secret` when no key is configured',
+    description: 'A key clients send as `Authorization: Bearer …` or `x-api-key`; its name is `default`. Without any configured key the well-known `codex-local-secret` works (loopback only).'
+  })),
+  PROXY_API_KEYS: Type.Optional(Type.String({ minLength: 1, description: 'More keys, each with a name: `alice=key1,ci=key2` (names: letters, digits, . _ -, at most 64). Usage, stored responses and conversations belong to the name.' })),
+  PROXY_API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'A file of `name=key` lines (`#` comments), re-read when it changes: keys are added and revoked without a restart.' })),
+  PROXY_ADMIN_KEY_NAMES: Type.String({ default: 'default', description: 'Comma-separated key names that see every key\'s usage (`/v1/usage`, the dashboard); the others see their own.' }),
 
   CODEX_BACKEND: Type.Union([Type.Literal('app-server'), Type.Literal('exec'), Type.Literal('proto')], {
     default: 'app-server',
@@ -80,7 +88,7 @@ export const ConfigSchema = Type.Object({
   PROXY_RESPONSES_STORE_MAX_BYTES: Type.Integer({ minimum: 0, maximum: 64 * 1024 * 1024 * 1024, default: 256 * 1024 * 1024, description: 'Bytes (as JSON) the stored responses may take in memory.' }),
   PROXY_RESPONSES_STORE_TTL_MS: Milliseconds(86_400_000, 'How long a stored response can be retrieved or continued (`previous_response_id`).'),
 
-  TOKEN_LOG_PATH: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-usage.ndjson'), docDefault: '`$TMPDIR/codex-usage.ndjson`', description: 'NDJSON usage log: one line per chat request (/v1/usage reads it).' }),
+  TOKEN_LOG_PATH: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-usage.ndjson'), docDefault: '`$TMPDIR/codex-usage.ndjson`', description: 'NDJSON usage log: one line per request (/v1/usage reads it).' }),
   PROXY_SHUTDOWN_GRACE_MS: Milliseconds(10_000, 'On SIGTERM/SIGINT, the longest the server waits for open work before exiting.')
 }, { additionalProperties: false })
 
@@ -96,8 +104,8 @@ export class ConfigError extends Error {
 }
 
 const ALIASES: Readonly<Record<string, string>> = { PROXY_SSE_KEEPALIVE_MS: 'SSE_KEEPALIVE_MS' }
-const SECRET_KEYS = new Set(['PROXY_API_KEY'])
-const PATH_KEYS = ['CODEX_HOME', 'PROXY_CODEX_WORKDIR', 'TOKEN_LOG_PATH', 'CODEX_BIN'] as const
+const SECRET_KEYS = new Set(['PROXY_API_KEY', 'PROXY_API_KEYS'])
+const PATH_KEYS = ['CODEX_HOME', 'PROXY_CODEX_WORKDIR', 'TOKEN_LOG_PATH', 'CODEX_BIN', 'PROXY_API_KEYS_FILE'] as const
 
 /**
  * Reads the configuration from an environment: picks the known keys, applies aliases and
@@ -154,8 +162,9 @@ export function isLoopbackHost (host: string): boolean {
 }
 
 /** Whether clients can use the well-known default key: then anyone who can reach the server (any web page, too) can. */
-export function usesDefaultKey (config: Pick<Config, 'PROXY_API_KEY'>): boolean {
-  return config.PROXY_API_KEY === ConfigSchema.properties.PROXY_API_KEY.default
+export function usesDefaultKey (config: Pick<Config, 'PROXY_API_KEY' | 'PROXY_API_KEYS' | 'PROXY_API_KEYS_FILE'>): boolean {
+  if (config.PROXY_API_KEY !== undefined) return config.PROXY_API_KEY === DEFAULT_KEY
+  return config.PROXY_API_KEYS === undefined && config.PROXY_API_KEYS_FILE === undefined
 }
 
 /** Refuses settings that are valid one by one but unsafe together. */

@@ -25,8 +25,9 @@ export function expectEnvelope (body: unknown, expected: Partial<Envelope['error
   return envelope.error
 }
 
-/** One SSE event block: its `data:` payload (joined) and any comment lines. */
+/** One SSE event block: its `event:` name, its `data:` payload (joined) and any comment lines. */
 export interface SseBlock {
+  event: string | undefined
   data: string | undefined
   comments: string[]
 }
@@ -38,12 +39,14 @@ export function parseSse (raw: string): SseBlock[] {
     if (block.trim().length === 0) continue
     const data: string[] = []
     const comments: string[] = []
+    let event: string | undefined
     for (const line of block.split(/\r?\n/)) {
       if (line.startsWith(':')) comments.push(line)
       else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''))
+      else if (line.startsWith('event:') && event === undefined) event = line.slice(6).trim()
       else throw new Error(`unexpected SSE line: ${JSON.stringify(line)}`)
     }
-    blocks.push({ data: data.length === 0 ? undefined : data.join('\n'), comments })
+    blocks.push({ event, data: data.length === 0 ? undefined : data.join('\n'), comments })
   }
   return blocks
 }

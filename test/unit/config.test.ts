@@ -19,7 +19,6 @@ describe('loadConfig', () => {
       PORT: 11435,
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
-      PROXY_API_KEY: 'codex-local-secret',
       CODEX_BACKEND: 'app-server',
       CODEX_HOME: '/srv/app/.codex-api',
       PROXY_SANDBOX_MODE: 'read-only',

@@ -1,0 +1,72 @@
+// What a benchmark request looks like in each dialect the proxy speaks, and how its answer is
+// read: the same prompt through /v1/chat/completions or /v1/responses, timed by the same client.
+
+export type BenchDialect = 'chat' | 'responses'
+
+/** One SSE block of an answer, as the client sees it. */
+export interface Frame { event: string | undefined, data: string }
+
+export interface FrameReading {
+  text?: string
+  /** The stream's own end (`[DONE]`, `response.completed`). */
+  done?: boolean
+  error?: string
+}
+
+export interface DialectProbe {
+  path: string
+  body: (prompt: string, stream: boolean) => Record<string, unknown>
+  /** What one stream frame says. */
+  frame: (frame: Frame) => FrameReading
+  /** The text and error of a whole (non-streamed) answer. */
+  whole: (json: unknown) => { text: string, error: string | undefined }
+  /** How the end of a stream is named in result tables. */
+  doneLabel: string
+}
+
+interface ErrorShape { error?: { message?: string } | null }
+interface ChatShape extends ErrorShape { choices?: Array<{ delta?: { content?: string | null }, message?: { content?: string | null } }> }
+interface ResponsesEvent { type?: string, delta?: string, response?: { error?: { message?: string } | null } }
+interface ResponseShape extends ErrorShape { output_text?: string, output?: Array<{ type?: string, content?: Array<{ type?: string, text?: string }> }> }
+
+const chatProbe: DialectProbe = {
+  path: '/v1/chat/completions',
+  body: (prompt, stream) => ({ model: 'codex-5', stream, messages: [{ role: 'user', content: prompt }] }),
+  frame: ({ data }) => {
+    if (data === '[DONE]') return { done: true }
+    const json = JSON.parse(data) as ChatShape
+    const reading: FrameReading = {}
+    if (json.error != null) reading.error = json.error.message ?? 'error frame'
+    const text = json.choices?.[0]?.delta?.content
+    if (typeof text === 'string' && text.length > 0) reading.text = text
+    return reading
+  },
+  whole: (json) => {
+    const body = json as ChatShape
+    return { text: body.choices?.[0]?.message?.content ?? '', error: body.error == null ? undefined : body.error.message ?? 'error' }
+  },
+  doneLabel: '`[DONE]`'
+}
+
+const responsesProbe: DialectProbe = {
+  path: '/v1/responses',
+  body: (prompt, stream) => ({ model: 'codex-5', stream, input: prompt }),
+  frame: ({ event, data }) => {
+    const json = JSON.parse(data) as ResponsesEvent
+    const type = event ?? json.type
+    if (type === 'response.output_text.delta' && typeof json.delta === 'string' && json.delta.length > 0) return { text: json.delta }
+    if (type === 'response.completed') return { done: true }
+    if (type === 'response.failed' || type === 'response.incomplete') return { error: json.response?.error?.message ?? type }
+    if (type === 'error') return { error: (json as ErrorShape & { message?: string }).message ?? 'error event' }
+    return {}
+  },
+  whole: (json) => {
+    const body = json as ResponseShape
+    const text = body.output?.flatMap((item) => item.type === 'message' ? (item.content ?? []) : [])
+      .map((part) => part.type === 'output_text' ? part.text ?? '' : '').join('') ?? ''
+    return { text, error: body.error == null ? undefined : body.error.message ?? 'error' }
+  },
+  doneLabel: '`response.completed`'
+}
+
+export const DIALECT_PROBES: Record<BenchDialect, DialectProbe> = { chat: chatProbe, responses: responsesProbe }

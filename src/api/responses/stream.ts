@@ -1,0 +1,41 @@
+import type { BackendEvent } from '../../backends/types.js'
+import { toApiError } from '../../errors.js'
+import { sseEvent } from '../../http/sse.js'
+import { openAIErrorType } from '../openai-envelope.js'
+import { failureCode, responsesErrorEnvelope } from './errors.js'
+import type { ResponseAssembler, WireEvent } from './response.js'
+
+export interface ResponsesStream {
+  frames: AsyncIterable<string>
+  /** What ends the stream when the server has to close it: response.failed and error, in sequence. */
+  closing: (err: unknown) => string
+}
+
+/**
+ * A turn's events as Responses stream events: every event with an `event:` line and a
+ * `sequence_number`, no event outside the API (the openai SDK's helper throws on one), and the
+ * stream always ends with response.completed, response.incomplete or response.failed + error.
+ * `onFinished` is told when the response completed (to store it).
+ */
+export function responsesSse (events: AsyncIterable<BackendEvent>, assembler: ResponseAssembler, onFinished: () => void): ResponsesStream {
+  let sequence = 0
+  const frame = (event: WireEvent): string => sseEvent(event.type, { ...event, sequence_number: sequence++ })
+  const failure = (error: unknown): string => {
+    const err = toApiError(error)
+    return assembler.fail(failureCode(err), err.message, responsesErrorEnvelope(err).error.param, openAIErrorType(err.kind)).map(frame).join('')
+  }
+  async function * frames (): AsyncGenerator<string> {
+    for (const event of assembler.start()) yield frame(event)
+    try {
+      for await (const event of events) {
+        for (const wire of assembler.push(event)) yield frame(wire)
+      }
+    } catch (err) {
+      yield failure(err)
+      return
+    }
+    for (const wire of assembler.finish()) yield frame(wire)
+    onFinished()
+  }
+  return { frames: frames(), closing: failure }
+}
