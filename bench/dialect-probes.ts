@@ -1,7 +1,8 @@
 // What a benchmark request looks like in each dialect the proxy speaks, and how its answer is
-// read: the same prompt through /v1/chat/completions or /v1/responses, timed by the same client.
+// read: the same prompt through /v1/chat/completions, /v1/responses or /v1/messages, timed by the
+// same client.
 
-export type BenchDialect = 'chat' | 'responses'
+export type BenchDialect = 'chat' | 'responses' | 'messages'
 
 /** One SSE block of an answer, as the client sees it. */
 export interface Frame { event: string | undefined, data: string }
@@ -69,4 +70,26 @@ const responsesProbe: DialectProbe = {
   doneLabel: '`response.completed`'
 }
 
-export const DIALECT_PROBES: Record<BenchDialect, DialectProbe> = { chat: chatProbe, responses: responsesProbe }
+interface MessagesEvent { type?: string, delta?: { type?: string, text?: string }, error?: { message?: string } }
+interface MessageShape { type?: string, content?: Array<{ type?: string, text?: string }>, error?: { message?: string } }
+
+const messagesProbe: DialectProbe = {
+  path: '/v1/messages',
+  body: (prompt, stream) => ({ model: 'claude-sonnet-4-5', max_tokens: 1024, stream, messages: [{ role: 'user', content: prompt }] }),
+  frame: ({ event, data }) => {
+    const json = JSON.parse(data) as MessagesEvent
+    const type = event ?? json.type
+    if (type === 'content_block_delta' && json.delta?.type === 'text_delta' && typeof json.delta.text === 'string' && json.delta.text.length > 0) return { text: json.delta.text }
+    if (type === 'message_stop') return { done: true }
+    if (type === 'error') return { error: json.error?.message ?? 'error event' }
+    return {}
+  },
+  whole: (json) => {
+    const body = json as MessageShape
+    const text = (body.content ?? []).map((block) => (block.type === 'text' ? block.text ?? '' : '')).join('')
+    return { text, error: body.type === 'error' ? body.error?.message ?? 'error' : undefined }
+  },
+  doneLabel: '`message_stop`'
+}
+
+export const DIALECT_PROBES: Record<BenchDialect, DialectProbe> = { chat: chatProbe, responses: responsesProbe, messages: messagesProbe }

@@ -1,6 +1,7 @@
 import type { DirectTurn } from './app-server-direct.js'
 import { startDirect } from './direct-process.js'
 import { execArgsFor, runExec, type ExecRun } from './exec-direct.js'
+import { DIALECT_PROBES } from './dialect-probes.js'
 import { ask, clientAgent, type AskResult } from './http-client.js'
 import type { Lab } from './lab.js'
 import { table, type SectionResult } from './markdown.js'
@@ -11,9 +12,10 @@ import { rssKb } from './procfs.js'
 import { startProxy } from './proxy.js'
 import { mb, medianCI, ms, summarize } from './stats.js'
 
-// Time to first token and to completion, five ways, measured in the same run: the proxy on the
-// app-server backend (through Chat Completions and through the Responses API), a warm app-server
-// driven directly, `codex exec` per request spawned directly, and the proxy on the exec backend. Pairs are interleaved (and their order alternates)
+// Time to first token and to completion, six ways, measured in the same run: the proxy on the
+// app-server backend (through Chat Completions, the Responses API and the Messages API), a warm
+// app-server driven directly, `codex exec` per request spawned directly, and the proxy on the exec
+// backend. Pairs are interleaved (and their order alternates)
 // so that machine noise falls on both sides alike.
 
 interface Row { label: string, ttft: number[], done: number[], errors: number, doneLabel: string }
@@ -42,12 +44,16 @@ const secondsToMs = (t: { sum: number, count: number }): number => (t.count === 
 
 export async function ttftSection (lab: Lab, p: Profile['ttft']): Promise<SectionResult> {
   const proxyRow = row('proxy → app-server (stream)', '`[DONE]`')
-  const responsesRow = row('proxy → app-server, `/v1/responses` (stream)', '`response.completed`')
+  // The other dialects, each timed beside a chat request of the same iteration.
+  const others = (['responses', 'messages'] as const).map((dialect) => ({
+    dialect,
+    row: row(`proxy → app-server, \`${DIALECT_PROBES[dialect].path}\` (stream)`, DIALECT_PROBES[dialect].doneLabel),
+    diffs: [] as number[]
+  }))
   const directRow = row('app-server direct (JSON-RPC)', '`turn/completed`')
   const execRow = row('`codex exec` per request (direct spawn)', 'process exit')
   const proxyExecRow = row('proxy → exec backend (stream)', '`[DONE]`')
   const pairDiffs: number[] = []
-  const dialectDiffs: number[] = []
   const unsubscribe: number[] = []
   const execPeaks: number[] = []
   let workerRss: number | undefined
@@ -58,29 +64,37 @@ export async function ttftSection (lab: Lab, p: Profile['ttft']): Promise<Sectio
   try {
     const agent = clientAgent(1)
     const viaProxy = async (i: number): Promise<AskResult> => await ask(proxy.baseUrl, agent, `ttft probe ${i}`, { stream: true })
-    const viaResponses = async (i: number): Promise<AskResult> => await ask(proxy.baseUrl, agent, `ttft probe ${i}`, { stream: true, dialect: 'responses' })
+    const viaOthers = async (i: number, order: 1 | -1): Promise<AskResult[]> => {
+      const results: AskResult[] = []
+      const list = order === 1 ? others : [...others].reverse()
+      for (const o of list) results.push(await ask(proxy.baseUrl, agent, `ttft probe ${i}`, { stream: true, dialect: o.dialect }))
+      return order === 1 ? results : results.reverse()
+    }
     for (let i = 0; i < p.warmup; i++) {
       await viaProxy(-i)
-      await viaResponses(-i)
+      await viaOthers(-i, 1)
       await direct.turn(`ttft warm-up ${i}`)
     }
     const before = await histogramTotals(proxy.baseUrl, 'codex_api_time_to_first_token_seconds')
     for (let i = 0; i < p.n; i++) {
       let a: AskResult
       let b: DirectTurn
-      let r: AskResult
+      let r: AskResult[]
       if (i % 2 === 0) {
         a = await viaProxy(i)
-        r = await viaResponses(i)
+        r = await viaOthers(i, 1)
         b = await direct.turn(`ttft probe ${i}`)
       } else {
         b = await direct.turn(`ttft probe ${i}`)
-        r = await viaResponses(i)
+        r = await viaOthers(i, -1)
         a = await viaProxy(i)
       }
       addAsk(proxyRow, a)
-      addAsk(responsesRow, r)
-      if (a.ttftMs !== undefined && r.ttftMs !== undefined) dialectDiffs.push(r.ttftMs - a.ttftMs)
+      others.forEach((o, j) => {
+        const res = r[j] as AskResult
+        addAsk(o.row, res)
+        if (a.ttftMs !== undefined && res.ttftMs !== undefined) o.diffs.push(res.ttftMs - a.ttftMs)
+      })
       addDirect(directRow, b)
       if (a.ttftMs !== undefined && b.ttftMs !== undefined) pairDiffs.push(a.ttftMs - b.ttftMs)
       if (Number.isFinite(b.cleanupMs)) unsubscribe.push(b.cleanupMs - b.doneMs)
@@ -118,7 +132,7 @@ export async function ttftSection (lab: Lab, p: Profile['ttft']): Promise<Sectio
 
   const profile = await ttftProfile(lab, Math.max(10, Math.round(p.n / 2)))
 
-  const rows = [proxyRow, responsesRow, directRow, execRow, proxyExecRow]
+  const rows = [proxyRow, ...others.map((o) => o.row), directRow, execRow, proxyExecRow]
   const timing = table(
     ['Path', 'n', 'TTFT p50', 'TTFT p90', 'TTFT p99', 'Complete at', 'Complete p50', 'Complete p90', 'Complete p99', 'Errors'],
     rows.map((r) => {
@@ -138,16 +152,26 @@ export async function ttftSection (lab: Lab, p: Profile['ttft']): Promise<Sectio
   const viaExecBackend = summarize(proxyExecRow.ttft).p50 / proxyT.p50
   const addedOk = added < 5
   const speedOk = speedup >= 10
-  const responsesT = summarize(responsesRow.ttft)
-  // Judged on the paired differences (each Responses request beside a chat one in the same
-  // iteration), by the upper end of their median's 95 % interval: p50 − p50 of two noisy series
-  // moves by more than 5 % between runs on its own.
-  const [dialectLow, dialectHigh] = medianCI(dialectDiffs)
-  const dialectShare = (d: number): string => `${(d / proxyT.p50 * 100).toFixed(1)} %`
-  const dialectOk = dialectHigh / proxyT.p50 <= 0.05
+  // Judged on the paired differences (each request beside a chat one in the same iteration), by
+  // the upper end of their median's 95 % interval: p50 − p50 of two noisy series moves by more
+  // than 5 % between runs on its own.
+  const share = (d: number): string => `${(d / proxyT.p50 * 100).toFixed(1)} %`
+  const dialectGoals = others.map((o) => {
+    const [low, high] = medianCI(o.diffs)
+    const median = summarize(o.diffs).p50
+    const ok = high / proxyT.p50 <= 0.05
+    return {
+      ok,
+      line: [
+        `\`${DIALECT_PROBES[o.dialect].path}\` TTFT within 5 % of \`/v1/chat/completions\` (paired)`,
+        `median of the ${o.diffs.length} paired differences ${ms(median)} ms = ${share(median)} of the chat p50 (95 % CI ${ms(low)} … ${ms(high)} ms, at most ${share(high)}); p50 ${ms(summarize(o.row.ttft).p50)} vs ${ms(proxyT.p50)} ms`,
+        ok ? 'yes' : '**no**'
+      ]
+    }
+  })
   const goals = table(['Goal', 'Measured', 'Met'], [
     ['proxy adds < 5 ms p50 TTFT over a warm app-server', `${ms(added)} ms (p50 − p50); median of the ${pairDiffs.length} paired differences ${ms(pairedAdded)} ms (95 % CI ${ms(ciLow)} … ${ms(ciHigh)})`, addedOk ? 'yes' : '**no**'],
-    ['`/v1/responses` TTFT within 5 % of `/v1/chat/completions` (paired)', `median of the ${dialectDiffs.length} paired differences ${ms(summarize(dialectDiffs).p50)} ms = ${dialectShare(summarize(dialectDiffs).p50)} of the chat p50 (95 % CI ${ms(dialectLow)} … ${ms(dialectHigh)} ms, at most ${dialectShare(dialectHigh)}); p50 ${ms(responsesT.p50)} vs ${ms(proxyT.p50)} ms`, dialectOk ? 'yes' : '**no**'],
+    ...dialectGoals.map((g) => g.line),
     ['≥ 10× faster to first token than a process per request', `${speedup.toFixed(1)}× (exec spawned directly: p50 ${ms(execT.p50)} ms / proxy p50 ${ms(proxyT.p50)} ms); ${viaExecBackend.toFixed(1)}× against the proxy's own exec backend`, speedOk ? 'yes' : '**no**']
   ])
   const where = table(['Where the proxy\'s first token comes from (means)', 'ms'], [

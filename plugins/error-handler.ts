@@ -73,7 +73,7 @@ const errorHandler: FastifyPluginAsync = async (fastify) => {
 
   const render = async (err: ApiError, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const path = request.url.split('?', 1)[0] ?? '/'
-    const answer = dialectOf(request.routeOptions.config?.dialect, path).httpError(err)
+    const answer = dialectOf(request.routeOptions.config?.dialect, path, request.headers['anthropic-version'] !== undefined).httpError(err)
     for (const [name, value] of Object.entries(answer.headers)) void reply.header(name, value)
     await reply.code(answer.status).send(answer.body)
   }

@@ -39,7 +39,7 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
     registers: [registry]
   })
   const turns = new Counter({ name: 'codex_api_turns_total', help: 'Codex turns by API dialect and outcome status.', labelNames: ['dialect', 'status'], registers: [registry] })
-  const tokens = new Counter({ name: 'codex_api_tokens_total', help: 'Tokens by API dialect, kind and source (codex: reported by Codex; estimate: ~4 chars/token).', labelNames: ['dialect', 'kind', 'source'], registers: [registry] })
+  const tokens = new Counter({ name: 'codex_api_tokens_total', help: 'Tokens by API dialect, kind and source (codex: reported by Codex; estimate: counted with the o200k tokenizer).', labelNames: ['dialect', 'kind', 'source'], registers: [registry] })
 
   new Gauge({ // eslint-disable-line no-new -- registered through `registers`; read at scrape time
     name: 'codex_api_active_turns',

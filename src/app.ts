@@ -14,6 +14,7 @@ import metricsPlugin from '../plugins/metrics.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import requestIdPlugin from '../plugins/request-id.js'
 import responseStorePlugin from '../plugins/response-store.js'
+import thinkingSignaturesPlugin from '../plugins/thinking-signatures.js'
 import ssePlugin from '../plugins/sse.js'
 import turnSignalPlugin from '../plugins/turn-signal.js'
 import turnsPlugin from '../plugins/turns.js'
@@ -22,6 +23,7 @@ import healthRoutes from '../routes/health.js'
 import metricsRoutes from '../routes/metrics.js'
 import chatCompletionsRoutes from '../routes/v1/chat-completions.js'
 import modelsRoutes from '../routes/v1/models.js'
+import messagesRoutes from '../routes/v1/messages.js'
 import responsesRoutes from '../routes/v1/responses.js'
 import usageRoutes from '../routes/v1/usage.js'
 
@@ -48,6 +50,7 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
   await app.register(metricsPlugin)
   await app.register(turnsPlugin)
   await app.register(responseStorePlugin)
+  await app.register(thinkingSignaturesPlugin)
 
   await app.register(healthRoutes)
   await app.register(async (scope) => {
@@ -63,6 +66,7 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
       await api.register(modelsRoutes)
       await api.register(chatCompletionsRoutes)
       await api.register(responsesRoutes)
+      await api.register(messagesRoutes)
       await api.register(usageRoutes)
     }, { prefix })
   }

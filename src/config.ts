@@ -7,6 +7,7 @@ import { DEFAULT_KEY } from './auth/api-keys.js'
 /** The model-id character set: what may ever be handed to Codex as a model slug. */
 export const MODEL_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$'
 const PROVIDER_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$'
+const CLAUDE_FAMILY = '[a-z0-9.-]{1,64}=[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}'
 
 const Milliseconds = (def: number, description: string) =>
   Type.Integer({ minimum: 0, maximum: 86_400_000, default: def, description })
@@ -36,6 +37,11 @@ export const ConfigSchema = Type.Object({
     description: 'app-server: warm pool of `codex app-server` processes; exec: `codex exec --json` per request; proto: legacy `codex proto` per request (and the dev shim).'
   }),
   CODEX_MODEL: Type.Optional(Type.String({ pattern: MODEL_ID_PATTERN, description: 'Model the `codex-5*` aliases run. Unset: Codex\'s own default model.' })),
+  PROXY_CLAUDE_MODELS: Type.String({
+    pattern: `^${CLAUDE_FAMILY}(,${CLAUDE_FAMILY})*$`,
+    default: 'opus=codex-5-high,sonnet=codex-5-medium,haiku=codex-5-low,claude=codex-5',
+    description: 'What `claude-*` model ids run on `/v1/messages`: comma-separated `family=model id`, the first family whose name the id contains wins (`claude` matches every one). The model id is any id of `GET /v1/models` (`codex-5-high`, `gpt-5.5`, `gpt-5.5-low`); the effort a request asks for (thinking, `output_config.effort`) wins over its suffix.'
+  }),
   CODEX_BIN: Type.Optional(Type.String({ minLength: 1, description: 'Codex executable. Default: the pinned `@openai/codex` binary from node_modules.' })),
   CODEX_HOME: Type.String({ minLength: 1, default: '.codex-api', description: 'Codex home (config.toml, auth.json, state). Must exist and be writable.' }),
   CODEX_FORCE_PROVIDER: Type.Optional(Type.String({ pattern: PROVIDER_ID_PATTERN, description: 'Force `model_provider` to this provider id from config.toml.' })),
@@ -88,6 +94,12 @@ export const ConfigSchema = Type.Object({
   PROXY_RESPONSES_STORE_MAX_BYTES: Type.Integer({ minimum: 0, maximum: 64 * 1024 * 1024 * 1024, default: 256 * 1024 * 1024, description: 'Bytes (as JSON) the stored responses may take in memory.' }),
   PROXY_RESPONSES_STORE_TTL_MS: Milliseconds(86_400_000, 'How long a stored response can be retrieved or continued (`previous_response_id`).'),
 
+  PROXY_THINKING_SIGNATURE_SECRET: Type.Optional(Type.String({
+    minLength: 16,
+    docDefault: 'random, per process',
+    description: 'Secret that signs the `thinking` blocks of `/v1/messages`, so that a client can send them back and the reasoning is replayed. Set it (the same on every replica) to keep them valid across restarts.'
+  })),
+
   TOKEN_LOG_PATH: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-usage.ndjson'), docDefault: '`$TMPDIR/codex-usage.ndjson`', description: 'NDJSON usage log: one line per request (/v1/usage reads it).' }),
   PROXY_SHUTDOWN_GRACE_MS: Milliseconds(10_000, 'On SIGTERM/SIGINT, the longest the server waits for open work before exiting.')
 }, { additionalProperties: false })
@@ -104,7 +116,7 @@ export class ConfigError extends Error {
 }
 
 const ALIASES: Readonly<Record<string, string>> = { PROXY_SSE_KEEPALIVE_MS: 'SSE_KEEPALIVE_MS' }
-const SECRET_KEYS = new Set(['PROXY_API_KEY', 'PROXY_API_KEYS'])
+const SECRET_KEYS = new Set(['PROXY_API_KEY', 'PROXY_API_KEYS', 'PROXY_THINKING_SIGNATURE_SECRET'])
 const PATH_KEYS = ['CODEX_HOME', 'PROXY_CODEX_WORKDIR', 'TOKEN_LOG_PATH', 'CODEX_BIN', 'PROXY_API_KEYS_FILE'] as const
 
 /**

@@ -16,12 +16,6 @@ export interface ModelEntry {
   effort: ReasoningEffort | undefined
 }
 
-/**
- * Another family of model ids a dialect accepts (Claude Code sends `claude-*`): the Codex model
- * and effort an id stands for, or undefined when the id is not of that family.
- */
-export type ModelAliases = (id: string) => { model: string | undefined, effort: ReasoningEffort | undefined } | undefined
-
 export interface ResolvedModel extends ModelEntry {
   /** The model the backend will actually run, for logs and usage: a slug or "default". */
   effective: string
@@ -57,22 +51,20 @@ export function resolveModel (
   requested: string,
   codexModels: readonly CodexModel[],
   configuredModel: string | undefined,
-  aliases?: ModelAliases | undefined
+  /** The id to echo back and log, when `requested` is what another id was mapped to (`claude-*`). */
+  shownAs = requested
 ): ResolvedModel {
   if (!modelIdRe.test(requested)) {
     throw invalidRequest('Invalid model id: use letters, digits and . _ : / - (at most 128 characters).', 'model', 'invalid_value')
   }
   const lower = requested.toLowerCase()
   const withEffective = (model: string | undefined, effort: ReasoningEffort | undefined): ResolvedModel =>
-    ({ id: requested, model, effort: clampEffort(effort, findModel(codexModels, model)), effective: model ?? 'default' })
+    ({ id: shownAs, model, effort: clampEffort(effort, findModel(codexModels, model)), effective: model ?? 'default' })
 
   const alias = splitEffort(lower)
   if (lower === ALIAS_BASE || (alias.base === ALIAS_BASE && alias.effort !== undefined)) {
     return withEffective(configuredModel, alias.effort)
   }
-  const family = aliases?.(requested)
-  if (family !== undefined) return withEffective(family.model ?? configuredModel, family.effort)
-
   const bare = requested.startsWith(CODEX_PREFIX) ? requested.slice(CODEX_PREFIX.length) : requested
   // What follows the prefix must itself be a valid id (`codex/--help` is not).
   if (!modelIdRe.test(bare)) throw invalidRequest('Invalid model id.', 'model', 'invalid_value')
@@ -80,7 +72,8 @@ export function resolveModel (
   if (findModel(codexModels, bare) !== undefined) return withEffective(bare, undefined)
   const split = splitEffort(bare)
   if (split.effort !== undefined && findModel(codexModels, split.base) !== undefined) return withEffective(split.base, split.effort)
-  throw notFound(`The model \`${requested}\` does not exist. GET /v1/models lists the models this server offers.`, 'model_not_found', 'model')
+  const mapped = shownAs === requested ? '' : ` (what \`${shownAs}\` maps to)`
+  throw notFound(`The model \`${requested}\`${mapped} does not exist. GET /v1/models lists the models this server offers.`, 'model_not_found', 'model')
 }
 
 function findModel (codexModels: readonly CodexModel[], slug: string | undefined): CodexModel | undefined {

@@ -17,7 +17,7 @@ const chatCompletionsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const turn = parseChatRequest(request.body, await fastify.turns.context(request))
     const run = await fastify.turns.start(request, reply, turn)
-    const meta = newChatResponseMeta(turn.requestedModel, run.promptChars, turn.legacyFunctions)
+    const meta = newChatResponseMeta(turn.requestedModel, turn.legacyFunctions)
     if (!turn.stream) return await foldChatCompletion(run.events, meta)
     const buffered = fastify.config.PROXY_STREAM_MODE === 'buffered'
     return reply.sse(chatSse(await run.ready(), meta, { includeUsage: turn.includeUsage, buffered }), chatDialect)

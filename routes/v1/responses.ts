@@ -49,8 +49,7 @@ const responsesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       model: turn.requestedModel,
       echo: turn.echo,
       customTools: turn.customTools,
-      includeEncrypted: turn.includeEncrypted,
-      promptChars: run.promptChars
+      includeEncrypted: turn.includeEncrypted
     })
     const save = (): void => {
       if (!turn.store) return
@@ -80,7 +79,8 @@ const responsesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       params: IdParamsSchema,
       querystring: Type.Object({
-        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+        // Query strings are not coerced (build.ts): a number arrives as digits.
+        limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$' })),
         order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
         after: Type.Optional(Type.String({ maxLength: 256 }))
       }),
@@ -92,7 +92,7 @@ const responsesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     // As OpenAI: newest first unless `order=asc`, pages of `limit` (20) after the item `after`.
     const items = request.query.order === 'asc' ? stored.inputItems : [...stored.inputItems].reverse()
     const start = request.query.after === undefined ? 0 : items.findIndex((item) => item.id === request.query.after) + 1
-    const page = items.slice(start, start + (request.query.limit ?? 20))
+    const page = items.slice(start, start + Number(request.query.limit ?? 20))
     return {
       object: 'list' as const,
       data: page,

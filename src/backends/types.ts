@@ -95,6 +95,9 @@ export interface TokenUsage {
   reasoningTokens?: number | undefined
 }
 
+/** Counts for a turn that reported none (the turn pipeline estimates them; this is for what bypasses it). */
+export const NO_USAGE: TokenUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 }
+
 export type FinishReason = 'stop' | 'length' | 'tool_calls'
 
 /**

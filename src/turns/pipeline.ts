@@ -1,7 +1,6 @@
 import type { BackendEvent, CodexBackend, CompletionRequest } from '../backends/types.js'
 import type { Config } from '../config.js'
 import { inlineRemoteImages } from '../images/inline-images.js'
-import { promptChars } from '../usage/estimate.js'
 import type { UsageEvent, UsageLedger } from '../usage/ledger.js'
 import { usageEventFor } from '../usage/usage-event.js'
 import { usageQueryBackend, usageQueryOf } from '../usage/usage-query-backend.js'
@@ -26,8 +25,6 @@ export interface TurnCaller {
 export interface StartedTurn {
   /** The request as the backend gets it (remote images inlined). */
   request: CompletionRequest
-  /** Prompt size, for the usage estimate when Codex reports no counts. */
-  promptChars: number
   /** The turn's events: admitted, limited, recorded in the ledger once it settles. */
   events: AsyncIterable<BackendEvent>
   /**
@@ -81,7 +78,6 @@ export class TurnPipeline {
       timeoutMs: config.PROXY_IMAGE_FETCH_TIMEOUT_MS,
       allowPrivate: config.PROXY_IMAGE_ALLOW_PRIVATE
     }, caller.signal)
-    const chars = promptChars(request.items, request.tools)
     const usageQuery = usageQueryOf(request)
 
     const events = runTurn(request, {
@@ -98,7 +94,6 @@ export class TurnPipeline {
           requestedModel: plan.requestedModel,
           effectiveModel: usageQuery === undefined ? outcome.model ?? plan.effectiveModel : 'usage-query',
           stream: plan.stream,
-          promptChars: chars,
           userAgent: caller.userAgent,
           requestId: caller.requestId
         })
@@ -110,7 +105,6 @@ export class TurnPipeline {
     const headerWait = Math.min(config.SSE_KEEPALIVE_MS > 0 ? config.SSE_KEEPALIVE_MS : HEADER_WAIT_CAP_MS, HEADER_WAIT_CAP_MS)
     return {
       request,
-      promptChars: chars,
       events,
       ready: async () => await prefetch(events, headerWait, (event) => event.type !== 'started')
     }

@@ -1,6 +1,8 @@
 import { isApiError, timeoutError, toApiError, type ApiError } from '../errors.js'
 import type { BackendEvent, CodexBackend, CompletionRequest, FinishReason, TokenUsage } from '../backends/types.js'
 import { raceAbort } from '../race-abort.js'
+import { CompletionTally } from '../tokens/completion-tally.js'
+import { countPromptTokens } from '../tokens/prompt-tokens.js'
 import type { Admission } from './admission.js'
 
 export interface TurnLimits {
@@ -19,9 +21,10 @@ export interface TurnOutcome {
   error: ApiError | undefined
   /** The model Codex said it ran, when it said. */
   model: string | undefined
+  /** Codex's counts, else (once the turn ended) the tokenizer's estimate. */
   usage: TokenUsage | undefined
+  usageSource: 'codex' | 'estimate'
   finishReason: FinishReason | undefined
-  completionChars: number
   durationMs: number
   /** From the start of the request to the first text, reasoning or tool call. */
   firstTokenMs: number | undefined
@@ -40,15 +43,30 @@ export interface RunTurnOptions {
 
 const CLIENT_CLOSED = 499
 
+/** Token counts for a turn Codex reported none for (legacy backends, a failed turn). */
+async function estimatedUsage (request: CompletionRequest, tally: CompletionTally): Promise<TokenUsage> {
+  const promptTokens = await countPromptTokens(request.items, request.tools)
+  const completionTokens = await tally.tokens()
+  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens }
+}
+
 /**
  * One turn from admission to settlement: waits for a slot, runs the backend under the total,
  * acknowledgement and idle limits, and reports the outcome exactly once. The events pass through
- * unchanged, so streaming and non-streaming answers share this one path.
+ * unchanged, so streaming and non-streaming answers share this one path; a turn that ends without
+ * Codex's counts gets a usage event with the tokenizer's estimate before its `done`, so that no
+ * dialect has to estimate.
  */
 export async function * runTurn (request: CompletionRequest, opts: RunTurnOptions): AsyncGenerator<BackendEvent> {
   const startedAt = performance.now()
   const outcome: TurnOutcome = {
-    status: 200, error: undefined, model: undefined, usage: undefined, finishReason: undefined, completionChars: 0, durationMs: 0, firstTokenMs: undefined, queuedMs: 0
+    status: 200, error: undefined, model: undefined, usage: undefined, usageSource: 'codex', finishReason: undefined, durationMs: 0, firstTokenMs: undefined, queuedMs: 0
+  }
+  const tally = new CompletionTally()
+  const estimate = async (): Promise<BackendEvent> => {
+    outcome.usage = await estimatedUsage(request, tally)
+    outcome.usageSource = 'estimate'
+    return { type: 'usage', usage: outcome.usage }
   }
   const work = new AbortController()
   const onClientAbort = (): void => { work.abort(opts.signal.reason) }
@@ -82,16 +100,19 @@ export async function * runTurn (request: CompletionRequest, opts: RunTurnOption
         if (work.signal.aborted) stuck = pending
         throw err
       })
-      if (next.done === true) break
+      if (next.done === true) {
+        if (outcome.usage === undefined) yield await estimate()
+        break
+      }
+      // A slow reader is not a silent Codex: no silence is counted while the consumer holds an
+      // event, only from when it asks for more.
+      clearTimeout(idleTimer)
       const event = next.value
+      tally.add(event)
       switch (event.type) {
         case 'text':
         case 'reasoning':
-          outcome.completionChars += event.text.length
-          outcome.firstTokenMs ??= performance.now() - startedAt
-          break
         case 'tool_call':
-          outcome.completionChars += event.name.length + event.arguments.length
           outcome.firstTokenMs ??= performance.now() - startedAt
           break
         case 'usage':
@@ -99,6 +120,7 @@ export async function * runTurn (request: CompletionRequest, opts: RunTurnOption
           break
         case 'done':
           outcome.finishReason = event.finishReason
+          if (outcome.usage === undefined) yield await estimate()
           break
         case 'started':
           outcome.model = event.model ?? outcome.model
@@ -106,9 +128,6 @@ export async function * runTurn (request: CompletionRequest, opts: RunTurnOption
         case 'reasoning_done':
           break
       }
-      // A slow reader is not a silent Codex: no silence is counted while the consumer holds the
-      // event, only from when it asks for more.
-      clearTimeout(idleTimer)
       yield event
       armIdle(opts.limits.idleMs, 'was silent')
     }
@@ -134,6 +153,7 @@ export async function * runTurn (request: CompletionRequest, opts: RunTurnOption
     else void stuck.then(async () => await source?.return?.(), () => {})
     release?.()
     outcome.durationMs = performance.now() - startedAt
+    if (outcome.usage === undefined) await estimate()
     opts.onSettled?.(outcome)
   }
 }

@@ -1,6 +1,6 @@
 import type { DialectName } from '../api/dialect.js'
+import { NO_USAGE } from '../backends/types.js'
 import type { TurnOutcome } from '../turns/run-turn.js'
-import { estimatedUsage } from './estimate.js'
 import type { UsageEvent } from './ledger.js'
 
 export interface UsageEventInfo {
@@ -12,14 +12,13 @@ export interface UsageEventInfo {
   requestedModel: string
   effectiveModel: string
   stream: boolean
-  promptChars: number
   userAgent: string | undefined
   requestId: string
 }
 
-/** The ledger line for a finished turn: Codex's own counts when it reported them, else the estimate. */
+/** The ledger line for a finished turn: Codex's own counts when it reported them, else the tokenizer's estimate. */
 export function usageEventFor (outcome: TurnOutcome, info: UsageEventInfo, now = new Date()): UsageEvent {
-  const usage = outcome.usage ?? estimatedUsage(info.promptChars, outcome.completionChars)
+  const usage = outcome.usage ?? NO_USAGE
   const event: UsageEvent = {
     ts: now.toISOString(),
     route: info.route,
@@ -35,7 +34,7 @@ export function usageEventFor (outcome: TurnOutcome, info: UsageEventInfo, now =
     user_agent: (info.userAgent ?? '').slice(0, 256),
     dialect: info.dialect,
     key_name: info.keyName,
-    usage_source: outcome.usage === undefined ? 'estimate' : 'codex',
+    usage_source: outcome.usageSource,
     request_id: info.requestId
   }
   if (usage.cachedTokens !== undefined) event.cached_tokens = usage.cachedTokens

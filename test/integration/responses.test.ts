@@ -153,6 +153,13 @@ describe('POST /v1/responses with the openai SDK', () => {
     expect(items.data).toHaveLength(1)
     expect(items.data[0]).toMatchObject({ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'keep me r8' }] })
     expect(items.data[0]?.id).toMatch(/^msg_/)
+    // Pages, newest first by default, as OpenAI's list does (the SDK sends limit as a query string).
+    const three = await client.responses.create({ model: 'codex-5', input: [{ role: 'user', content: 'a r8' }, { role: 'user', content: 'b r8' }, { role: 'user', content: 'c r8' }] })
+    const page = await client.responses.inputItems.list(three.id, { limit: 2 })
+    expect(page.data.map((i) => (i as { content: Array<{ text: string }> }).content[0]?.text)).toEqual(['c r8', 'b r8'])
+    expect(page.has_more).toBe(true)
+    const asc = await client.responses.inputItems.list(three.id, { limit: 1, order: 'asc' })
+    expect(asc.data.map((i) => (i as { content: Array<{ text: string }> }).content[0]?.text)).toEqual(['a r8'])
     await client.responses.delete(created.id)
     const gone = await client.responses.retrieve(created.id).then(() => undefined, (e: unknown) => e)
     expect(gone).toBeInstanceOf(OpenAI.NotFoundError)

@@ -11,7 +11,7 @@ import type {
   ToolSpec
 } from '../../backends/types.js'
 import { assertSupported } from '../../turns/checks.js'
-import { checkToolSchema } from '../../turns/tool-schema.js'
+import { checkToolChoice, functionToolSpec, requireTurnInput, ToolList } from '../../turns/tool-specs.js'
 import type { ParseContext, TurnPlan } from '../../turns/plan.js'
 import type { ChatCompletionRequest, ChatMessage } from './schemas.js'
 
@@ -21,8 +21,6 @@ export interface ChatTurn extends TurnPlan {
   /** The client used the deprecated `functions` field: answer with `function_call`. */
   legacyFunctions: boolean
 }
-
-const EMPTY_PARAMETERS = { type: 'object', properties: {} }
 
 /** Translates and checks a request body; every problem is a 400 naming the offending param. */
 export function parseChatRequest (body: ChatCompletionRequest, ctx: ParseContext): ChatTurn {
@@ -36,14 +34,9 @@ export function parseChatRequest (body: ChatCompletionRequest, ctx: ParseContext
 
   const legacyFunctions = (body.tools === undefined || body.tools === null) && Array.isArray(body.functions) && body.functions.length > 0
   const items = toItems(body.messages)
-  const choice = toolChoice(body, legacyFunctions)
-  const tools = choice === 'none' ? [] : toolSpecs(body, legacyFunctions)
-  if (choice === 'required' && tools.length === 0) {
-    throw invalidRequest('tool_choice "required" needs at least one tool.', legacyFunctions ? 'function_call' : 'tool_choice')
-  }
-  if (typeof choice === 'object' && !tools.some((t) => t.name === choice.name)) {
-    throw invalidRequest(`tool_choice names the function \`${choice.name}\`, which is not among the tools.`, legacyFunctions ? 'function_call' : 'tool_choice')
-  }
+  const requestedChoice = toolChoice(body, legacyFunctions)
+  const tools = requestedChoice === 'none' ? [] : toolSpecs(body, legacyFunctions)
+  const choice = checkToolChoice(requestedChoice, tools, legacyFunctions ? 'function_call' : 'tool_choice')
   const outputFormat = responseFormat(body)
 
   const request: CompletionRequest = {
@@ -52,7 +45,7 @@ export function parseChatRequest (body: ChatCompletionRequest, ctx: ParseContext
     effort: resolved.effort,
     items,
     tools,
-    toolChoice: tools.length === 0 ? 'none' : choice,
+    toolChoice: choice,
     parallelToolCalls: body.parallel_tool_calls ?? true,
     outputFormat
   }
@@ -159,9 +152,7 @@ function toItems (messages: readonly ChatMessage[]): ConversationItem[] {
     }
   })
 
-  if (!items.some((item) => item.type === 'message' && item.role === 'user') && !items.some((item) => item.type === 'tool_result')) {
-    throw invalidRequest('messages must contain at least one user message.', 'messages')
-  }
+  requireTurnInput(items, 'messages must contain at least one user message.', 'messages')
   return items
 }
 
@@ -171,18 +162,12 @@ function flatText (parts: readonly ContentPart[]): string {
 
 function toolSpecs (body: ChatCompletionRequest, legacy: boolean): ToolSpec[] {
   const defs = legacy ? (body.functions ?? []) : (body.tools ?? []).map((t) => t.function)
-  const seen = new Set<string>()
-  return defs.map((def, i) => {
-    if (seen.has(def.name)) throw invalidRequest(`Duplicate function name \`${def.name}\`.`, legacy ? `functions[${i}].name` : `tools[${i}].function.name`)
-    seen.add(def.name)
-    if (def.parameters !== undefined) checkToolSchema(def.parameters, legacy ? `functions[${i}].parameters` : `tools[${i}].function.parameters`)
-    return {
-      name: def.name,
-      description: def.description,
-      parameters: def.parameters ?? EMPTY_PARAMETERS,
-      strict: def.strict ?? undefined
-    }
+  const list = new ToolList()
+  defs.forEach((def, i) => {
+    const param = legacy ? `functions[${i}]` : `tools[${i}].function`
+    list.add(functionToolSpec(def, param), param)
   })
+  return list.tools
 }
 
 function toolChoice (body: ChatCompletionRequest, legacy: boolean): ToolChoice {

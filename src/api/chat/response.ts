@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { BackendEvent, FinishReason, TokenUsage } from '../../backends/types.js'
-import { estimatedUsage } from '../../usage/estimate.js'
+import { NO_USAGE, type BackendEvent, type FinishReason, type TokenUsage } from '../../backends/types.js'
 import type { ChatCompletion, ChatUsage } from './schemas.js'
 
 /** What every chunk or completion of one response shares. */
@@ -9,13 +8,11 @@ export interface ChatResponseMeta {
   created: number
   /** The model id the client asked for, echoed back. */
   model: string
-  /** Prompt size, for the usage estimate when Codex reports no counts. */
-  promptChars: number
   legacyFunctions: boolean
 }
 
-export function newChatResponseMeta (model: string, promptChars: number, legacyFunctions: boolean): ChatResponseMeta {
-  return { id: `chatcmpl-${randomUUID().replaceAll('-', '')}`, created: Math.floor(Date.now() / 1000), model, promptChars, legacyFunctions }
+export function newChatResponseMeta (model: string, legacyFunctions: boolean): ChatResponseMeta {
+  return { id: `chatcmpl-${randomUUID().replaceAll('-', '')}`, created: Math.floor(Date.now() / 1000), model, legacyFunctions }
 }
 
 export function toChatUsage (usage: TokenUsage): ChatUsage {
@@ -68,7 +65,6 @@ export async function foldChatCompletion (events: AsyncIterable<BackendEvent>, m
         break
     }
   }
-  const completionChars = text.length + reasoning.length + calls.reduce((n, c) => n + c.name.length + c.arguments.length, 0)
   const message: ChatCompletion['choices'][number]['message'] = {
     role: 'assistant',
     content: text.length === 0 && calls.length > 0 ? null : text,
@@ -86,6 +82,6 @@ export async function foldChatCompletion (events: AsyncIterable<BackendEvent>, m
     created: meta.created,
     model: meta.model,
     choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(finish, calls.length > 0, meta.legacyFunctions) }],
-    usage: toChatUsage(usage ?? estimatedUsage(meta.promptChars, completionChars))
+    usage: toChatUsage(usage ?? NO_USAGE)
   }
 }

@@ -1,6 +1,5 @@
-import type { BackendEvent, TokenUsage } from '../../backends/types.js'
+import { NO_USAGE, type BackendEvent, type TokenUsage } from '../../backends/types.js'
 import { SSE_DONE, sseData } from '../../http/sse.js'
-import { estimatedUsage } from '../../usage/estimate.js'
 import { toApiError } from '../../errors.js'
 import { chatErrorEnvelope } from './errors.js'
 import { finishReason, reasoningJoiner, toChatUsage, type ChatResponseMeta } from './response.js'
@@ -31,7 +30,6 @@ export async function * chatChunks (events: AsyncIterable<BackendEvent>, meta: C
 
   yield chunk({ role: 'assistant', content: '' })
   let held = ''
-  let completionChars = 0
   let usage: TokenUsage | undefined
   let toolIndex = 0
   let finished = false
@@ -39,16 +37,13 @@ export async function * chatChunks (events: AsyncIterable<BackendEvent>, meta: C
   for await (const event of events) {
     switch (event.type) {
       case 'text':
-        completionChars += event.text.length
         if (opts.buffered) held += event.text
         else yield chunk({ content: event.text })
         break
       case 'reasoning':
-        completionChars += event.text.length
         yield chunk({ reasoning_content: joinReasoning(event) })
         break
       case 'tool_call':
-        completionChars += event.name.length + event.arguments.length
         if (meta.legacyFunctions) {
           // The legacy API carries one call; later ones have nowhere to go.
           if (toolIndex === 0) {
@@ -86,7 +81,7 @@ export async function * chatChunks (events: AsyncIterable<BackendEvent>, meta: C
       created: meta.created,
       model: meta.model,
       choices: [],
-      usage: toChatUsage(usage ?? estimatedUsage(meta.promptChars, completionChars))
+      usage: toChatUsage(usage ?? NO_USAGE)
     }
   }
 }

@@ -4,7 +4,7 @@ import { invalidRequest } from '../../errors.js'
 import { checkImageUrl } from '../../images/image-url.js'
 import { parseEffort, resolveModel, withRequestedEffort } from '../../models.js'
 import { assertSupported } from '../../turns/checks.js'
-import { checkToolSchema } from '../../turns/tool-schema.js'
+import { checkToolChoice, checkToolName, functionToolSpec, requireTurnInput, ToolList } from '../../turns/tool-specs.js'
 import type { ParseContext, TurnPlan } from '../../turns/plan.js'
 import type { ResponseObject, ResponsesRequest } from './schemas.js'
 
@@ -46,8 +46,6 @@ const HOSTED_ITEMS = new Set([
   'local_shell_call', 'local_shell_call_output', 'mcp_call', 'mcp_list_tools', 'mcp_approval_request', 'mcp_approval_response',
   'tool_search_call', 'tool_search_output', 'shell_call', 'shell_call_output'
 ])
-const NAME = /^[A-Za-z0-9_.:-]{1,128}$/
-const EMPTY_PARAMETERS = { type: 'object', properties: {} }
 
 export const newId = (prefix: string): string => `${prefix}_${randomBytes(16).toString('hex')}`
 
@@ -61,11 +59,7 @@ function requiredString (raw: Raw, key: string, param: string, max = 512): strin
   return value
 }
 
-function toolName (raw: Raw, param: string): string {
-  const name = requiredString(raw, 'name', param, 128)
-  if (!NAME.test(name)) throw invalidRequest('Tool names may contain letters, digits and _ . : - (at most 128 characters).', `${param}.name`, 'invalid_value')
-  return name
-}
+const toolName = (raw: Raw, param: string): string => checkToolName(requiredString(raw, 'name', param, 128), `${param}.name`)
 
 /** Content parts: `input_text` / `output_text` as text, `input_image` as a checked image URL. */
 function parts (content: unknown, param: string, allowImages: boolean): ContentPart[] {
@@ -207,18 +201,8 @@ function customTool (raw: Raw, param: string): ToolSpec {
   }
 }
 
-function functionTool (raw: Raw, param: string, namespace?: ToolSpec['namespace']): ToolSpec {
-  const parameters = raw.parameters
-  if (parameters !== undefined && parameters !== null && !isObject(parameters)) throw invalidRequest('`parameters` must be a JSON Schema object.', `${param}.parameters`)
-  if (isObject(parameters)) checkToolSchema(parameters, `${param}.parameters`)
-  return {
-    name: toolName(raw, param),
-    description: typeof raw.description === 'string' ? raw.description : undefined,
-    parameters: isObject(parameters) ? parameters : EMPTY_PARAMETERS,
-    strict: typeof raw.strict === 'boolean' ? raw.strict : undefined,
-    namespace
-  }
-}
+const functionTool = (raw: Raw, param: string, namespace?: ToolSpec['namespace']): ToolSpec =>
+  functionToolSpec({ ...raw, name: toolName(raw, param) }, param, `${param}.parameters`, namespace)
 
 interface ParsedTools {
   tools: ToolSpec[]
@@ -227,14 +211,9 @@ interface ParsedTools {
 }
 
 function toolsOf (tools: ResponsesRequest['tools']): ParsedTools {
-  const parsed: ParsedTools = { tools: [], custom: new Set(), dropped: [] }
-  const seen = new Set<string>()
-  const add = (spec: ToolSpec, param: string): void => {
-    const key = `${spec.namespace?.name ?? ''}/${spec.name}`
-    if (seen.has(key)) throw invalidRequest(`Duplicate tool name \`${spec.name}\`.`, `${param}.name`)
-    seen.add(key)
-    parsed.tools.push(spec)
-  }
+  const list = new ToolList()
+  const parsed: ParsedTools = { tools: list.tools, custom: new Set(), dropped: [] }
+  const add = (spec: ToolSpec, param: string): void => { list.add(spec, param) }
   for (const [i, raw] of (tools ?? []).entries()) {
     const param = `tools[${i}]`
     switch (raw.type) {
@@ -272,17 +251,11 @@ function toolsOf (tools: ResponsesRequest['tools']): ParsedTools {
 function toolChoiceOf (raw: ResponsesRequest['tool_choice'], tools: ParsedTools): { choice: ToolChoice, tools: ToolSpec[] } {
   if (raw === undefined || raw === null || raw === 'auto') return { choice: 'auto', tools: tools.tools }
   if (raw === 'none') return { choice: 'none', tools: [] }
-  if (raw === 'required') {
-    if (tools.tools.length === 0) throw invalidRequest('tool_choice "required" needs at least one tool.', 'tool_choice')
-    return { choice: 'required', tools: tools.tools }
-  }
+  if (raw === 'required') return { choice: checkToolChoice('required', tools.tools, 'tool_choice'), tools: tools.tools }
   if (typeof raw === 'string') throw invalidRequest('`tool_choice` must be none, auto, required or an object.', 'tool_choice', 'invalid_value')
   if (raw.type === 'function' || raw.type === 'custom') {
-    const name = raw.name
-    if (typeof name !== 'string' || !tools.tools.some((t) => t.name === name)) {
-      throw invalidRequest(`tool_choice names the tool \`${String(name).slice(0, 128)}\`, which is not among the tools.`, 'tool_choice.name')
-    }
-    return { choice: { name }, tools: tools.tools }
+    const name = typeof raw.name === 'string' ? raw.name : ''
+    return { choice: checkToolChoice({ name }, tools.tools, 'tool_choice.name'), tools: tools.tools }
   }
   if (raw.type === 'allowed_tools') {
     const allowed = new Set((Array.isArray(raw.tools) ? raw.tools : []).flatMap((t: unknown) => (isObject(t) && typeof t.name === 'string' ? [t.name] : [])))
@@ -330,9 +303,7 @@ export function parseResponsesRequest (body: ResponsesRequest, ctx: ResponsesCon
     ...(ctx.previous ?? []),
     ...input.items
   ]
-  if (!items.some((item) => item.type === 'message' && item.role === 'user') && !items.some((item) => item.type === 'tool_result')) {
-    throw invalidRequest('`input` must contain at least one user message or tool output.', 'input')
-  }
+  requireTurnInput(items, '`input` must contain at least one user message or tool output.', 'input')
   const include = body.include ?? []
   const includeEncrypted = include.includes('reasoning.encrypted_content')
   const store = body.store !== false

@@ -1,5 +1,4 @@
-import type { BackendEvent, ConversationItem, ReasoningItem, TokenUsage } from '../../backends/types.js'
-import { estimatedUsage } from '../../usage/estimate.js'
+import { NO_USAGE, type BackendEvent, type ConversationItem, type ReasoningItem, type TokenUsage } from '../../backends/types.js'
 import { newId, type EchoFields } from './request.js'
 import type { CustomToolCallItem, FunctionCallItem, MessageItem, OutputItem, ReasoningOutputItem, ResponseObject, ResponseUsage } from './schemas.js'
 
@@ -17,8 +16,6 @@ export interface ResponseMeta {
   echo: EchoFields
   customTools: ReadonlySet<string>
   includeEncrypted: boolean
-  /** Prompt size, for the usage estimate when Codex reports no counts. */
-  promptChars: number
 }
 
 export function toResponseUsage (u: TokenUsage): ResponseUsage {
@@ -50,7 +47,6 @@ export class ResponseAssembler {
   #open: Open | undefined
   #usage: TokenUsage | undefined
   #finish: 'stop' | 'length' | 'tool_calls' = 'stop'
-  #completionChars = 0
   #status: ResponseObject['status'] = 'in_progress'
   #error: ResponseObject['error'] = null
 
@@ -62,7 +58,7 @@ export class ResponseAssembler {
   response (): ResponseObject {
     const meta = this.#meta
     const done = this.#status !== 'in_progress'
-    const usage = this.#usage ?? (done ? estimatedUsage(meta.promptChars, this.#completionChars) : undefined)
+    const usage = this.#usage ?? (done ? NO_USAGE : undefined)
     return {
       id: meta.id,
       object: 'response',
@@ -91,15 +87,12 @@ export class ResponseAssembler {
   push (event: BackendEvent): WireEvent[] {
     switch (event.type) {
       case 'text':
-        this.#completionChars += event.text.length
         return this.#text(event.itemId, event.text)
       case 'reasoning':
-        this.#completionChars += event.text.length
         return this.#reasoning(event.itemId, event.summaryIndex, event.text)
       case 'reasoning_done':
         return this.#reasoningDone(event.item)
       case 'tool_call':
-        this.#completionChars += event.name.length + event.arguments.length
         return [...this.#close(), ...this.#toolCall(event)]
       case 'usage':
         this.#usage = event.usage

@@ -3,6 +3,7 @@ import { toApiError } from '../../errors.js'
 import { sseEvent } from '../../http/sse.js'
 import { openAIErrorType } from '../openai-envelope.js'
 import { failureCode, responsesErrorEnvelope } from './errors.js'
+import { assembledFrames } from '../assembled-stream.js'
 import type { ResponseAssembler, WireEvent } from './response.js'
 
 export interface ResponsesStream {
@@ -24,18 +25,5 @@ export function responsesSse (events: AsyncIterable<BackendEvent>, assembler: Re
     const err = toApiError(error)
     return assembler.fail(failureCode(err), err.message, responsesErrorEnvelope(err).error.param, openAIErrorType(err.kind)).map(frame).join('')
   }
-  async function * frames (): AsyncGenerator<string> {
-    for (const event of assembler.start()) yield frame(event)
-    try {
-      for await (const event of events) {
-        for (const wire of assembler.push(event)) yield frame(wire)
-      }
-    } catch (err) {
-      yield failure(err)
-      return
-    }
-    for (const wire of assembler.finish()) yield frame(wire)
-    onFinished()
-  }
-  return { frames: frames(), closing: failure }
+  return { frames: assembledFrames(events, assembler, frame, failure, onFinished), closing: failure }
 }

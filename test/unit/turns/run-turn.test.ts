@@ -4,6 +4,7 @@ import { runTurn, type RunTurnOptions, type TurnLimits, type TurnOutcome } from 
 import { ApiError, rateLimited } from '../../../src/errors.js'
 import type { BackendEvent, CodexBackend, CompletionRequest } from '../../../src/backends/types.js'
 import { collect, rejectionOf, sleep } from '../support.js'
+import { countPromptTokens } from '../../../src/tokens/prompt-tokens.js'
 
 const REQUEST: CompletionRequest = {
   requestId: 'r1',
@@ -79,7 +80,7 @@ describe('runTurn', () => {
     expect(o.error).toBeUndefined()
     expect(o.usage).toEqual({ promptTokens: 5, completionTokens: 7, totalTokens: 12 })
     expect(o.finishReason).toBe('tool_calls')
-    expect(o.completionChars).toBe(3 + 5 + 2 + 2)
+    expect(o.usageSource).toBe('codex')
     expect(o.firstTokenMs).toBeGreaterThanOrEqual(15)
     expect(o.durationMs).toBeGreaterThanOrEqual(o.firstTokenMs ?? Infinity)
     // No other turn held the slot: the wait was only the admission itself, before the first token.
@@ -92,7 +93,16 @@ describe('runTurn', () => {
     const { events, settled } = setup([{ type: 'started' }, { type: 'done', finishReason: 'stop' }])
     await collect(events)
     expect(settled[0]?.firstTokenMs).toBeUndefined()
-    expect(settled[0]?.completionChars).toBe(0)
+  })
+
+  it('estimates the usage with the tokenizer when Codex reports none, before done', async () => {
+    const { events, settled } = setup([{ type: 'started' }, { type: 'text', itemId: 'msg_1', text: 'Hello there, world!' }, { type: 'done', finishReason: 'stop' }])
+    const got = await collect(events)
+    const prompt = await countPromptTokens(REQUEST.items, REQUEST.tools)
+    // o200k_base: "Hello", " there", ",", " world", "!"
+    const usage = { promptTokens: prompt, completionTokens: 5, totalTokens: prompt + 5 }
+    expect(got.slice(-2)).toEqual([{ type: 'usage', usage }, { type: 'done', finishReason: 'stop' }])
+    expect(settled[0]).toMatchObject({ usage, usageSource: 'estimate' })
   })
 
   it('times out with a 504 when the backend never acknowledges, aborting its signal', async () => {
@@ -131,7 +141,8 @@ describe('runTurn', () => {
       got.push(e)
       await sleep(80)
     }
-    expect(got).toHaveLength(3)
+    // started, text, the estimated usage, done
+    expect(got).toHaveLength(4)
     expect(settled.map((o) => o.status)).toEqual([200])
   })
 
@@ -144,7 +155,9 @@ describe('runTurn', () => {
     expect((err as ApiError).message).toContain('PROXY_TIMEOUT_MS')
     expect(seen.signal?.aborted).toBe(true)
     expect(settled[0]?.status).toBe(504)
-    expect(settled[0]?.completionChars).toBeGreaterThan(0)
+    // What was produced before the timeout is still counted (one token per "x").
+    expect(settled[0]?.usageSource).toBe('estimate')
+    expect(settled[0]?.usage?.completionTokens).toBeGreaterThan(0)
   })
 
   it('settles with 499 and aborts the backend when the client aborts', async () => {

@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { estimateTokens, estimatedUsage, promptChars } from '../../../src/usage/estimate.js'
 import { usageEventFor, type UsageEventInfo } from '../../../src/usage/usage-event.js'
 import { lastUserText, usageQueryBackend, usageQueryOf } from '../../../src/usage/usage-query-backend.js'
 import { UsageLedger } from '../../../src/usage/ledger.js'
@@ -10,33 +9,16 @@ import type { TurnOutcome } from '../../../src/turns/run-turn.js'
 import type { CompletionRequest, ConversationItem } from '../../../src/backends/types.js'
 import { collect, fakeLogger } from '../support.js'
 
-describe('estimate', () => {
-  it('rounds chars / 4 up', () => {
-    expect([0, -3, 1, 4, 5, 8, 9].map(estimateTokens)).toEqual([0, 0, 1, 1, 2, 2, 3])
-    expect(estimatedUsage(9, 4)).toEqual({ promptTokens: 3, completionTokens: 1, totalTokens: 4 })
-  })
-  it('counts text, tool calls, tool results and tool specs, not images', () => {
-    const items: ConversationItem[] = [
-      { type: 'message', role: 'user', content: [{ type: 'text', text: 'abcd' }, { type: 'image', url: 'data:image/png;base64,AAAA' }] },
-      { type: 'tool_call', id: 'ignored-id', name: 'fn', arguments: '{}' },
-      { type: 'tool_result', callId: 'ignored', output: 'xyz' }
-    ]
-    expect(promptChars(items)).toBe(4 + 4 + 3)
-    const tool = { name: 't', parameters: { type: 'object' } }
-    expect(promptChars(items, [tool])).toBe(11 + JSON.stringify(tool).length)
-  })
-})
-
 const INFO: UsageEventInfo = {
-  route: '/v1/chat/completions', method: 'POST', dialect: 'chat', keyName: 'default', requestedModel: 'codex-5-high', effectiveModel: 'gpt-5', stream: true, promptChars: 40, userAgent: 'ua/1', requestId: 'r1'
+  route: '/v1/chat/completions', method: 'POST', dialect: 'chat', keyName: 'default', requestedModel: 'codex-5-high', effectiveModel: 'gpt-5', stream: true, userAgent: 'ua/1', requestId: 'r1'
 }
 const outcome = (extra: Partial<TurnOutcome> = {}): TurnOutcome => ({
-  status: 200, error: undefined, model: undefined, usage: undefined, finishReason: 'stop', completionChars: 8, durationMs: 12.6, firstTokenMs: 3, queuedMs: 0, ...extra
+  status: 200, error: undefined, model: undefined, usage: { promptTokens: 10, completionTokens: 2, totalTokens: 12 }, usageSource: 'estimate', finishReason: 'stop', durationMs: 12.6, firstTokenMs: 3, queuedMs: 0, ...extra
 })
 const NOW = new Date('2025-01-01T00:00:00.000Z')
 
 describe('usageEventFor', () => {
-  it('uses the estimate when Codex reported no usage', () => {
+  it('records the estimate as such when Codex reported no usage', () => {
     expect(usageEventFor(outcome(), INFO, NOW)).toEqual({
       ts: '2025-01-01T00:00:00.000Z',
       route: '/v1/chat/completions',
@@ -57,7 +39,7 @@ describe('usageEventFor', () => {
     })
   })
   it('uses Codex\'s counts with their details', () => {
-    const e = usageEventFor(outcome({ status: 499, usage: { promptTokens: 100, completionTokens: 5, totalTokens: 105, cachedTokens: 80, reasoningTokens: 2 } }), { ...INFO, userAgent: undefined }, NOW)
+    const e = usageEventFor(outcome({ status: 499, usageSource: 'codex', usage: { promptTokens: 100, completionTokens: 5, totalTokens: 105, cachedTokens: 80, reasoningTokens: 2 } }), { ...INFO, userAgent: undefined }, NOW)
     expect(e).toMatchObject({ prompt_tokens_est: 100, completion_tokens_est: 5, total_tokens_est: 105, cached_tokens: 80, reasoning_tokens: 2, usage_source: 'codex', status: 499, user_agent: '' })
   })
   it('caps the user agent at 256 characters', () => {

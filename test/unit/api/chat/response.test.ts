@@ -13,7 +13,7 @@ async function * events (...list: BackendEvent[]): AsyncGenerator<BackendEvent> 
 }
 
 const meta = (extra: Partial<ChatResponseMeta> = {}): ChatResponseMeta =>
-  ({ id: 'chatcmpl-test', created: 1_700_000_000, model: 'codex-5', promptChars: 40, legacyFunctions: false, ...extra })
+  ({ id: 'chatcmpl-test', created: 1_700_000_000, model: 'codex-5', legacyFunctions: false, ...extra })
 
 const USAGE: TokenUsage = { promptTokens: 100, completionTokens: 20, totalTokens: 120, cachedTokens: 64, reasoningTokens: 8 }
 const CALL_A: BackendEvent = { type: 'tool_call', id: 'call_a', name: 'weather', arguments: '{"city":"Oslo"}' }
@@ -22,12 +22,12 @@ const CALL_B: BackendEvent = { type: 'tool_call', id: 'call_b', name: 'time', ar
 describe('newChatResponseMeta', () => {
   it('makes a chatcmpl- id and a created time in seconds', () => {
     const before = Math.floor(Date.now() / 1000)
-    const m = newChatResponseMeta('codex-5-high', 12, true)
+    const m = newChatResponseMeta('codex-5-high', true)
     expect(m.id).toMatch(/^chatcmpl-[0-9a-f]{32}$/)
     expect(m.created).toBeGreaterThanOrEqual(before)
     expect(m.created).toBeLessThanOrEqual(before + 1)
-    expect(m).toMatchObject({ model: 'codex-5-high', promptChars: 12, legacyFunctions: true })
-    expect(newChatResponseMeta('x', 0, false).id).not.toBe(m.id)
+    expect(m).toMatchObject({ model: 'codex-5-high', legacyFunctions: true })
+    expect(newChatResponseMeta('x', false).id).not.toBe(m.id)
   })
 })
 
@@ -82,18 +82,6 @@ describe('foldChatCompletion', () => {
     expect(completion.choices[0]?.finish_reason).toBe('length')
   })
 
-  it('estimates usage at ~4 chars per token when Codex reports none', async () => {
-    // 40 prompt chars → 10 tokens; 9 text + 4 reasoning chars = 13 → 4 tokens.
-    const completion = await foldChatCompletion(events({ type: 'reasoning', itemId: 'rs_1', summaryIndex: 0, text: 'hmm.' }, { type: 'text', itemId: 'msg_1', text: '123456789' }, { type: 'done', finishReason: 'stop' }), meta())
-    expect(completion.usage).toEqual({
-      prompt_tokens: 10,
-      completion_tokens: 4,
-      total_tokens: 14,
-      prompt_tokens_details: { cached_tokens: 0 },
-      completion_tokens_details: { reasoning_tokens: 0 }
-    })
-  })
-
   it('returns tool calls with content null and finish_reason tool_calls, even after a stop', async () => {
     const completion = await foldChatCompletion(events({ type: 'started' }, CALL_A, CALL_B, { type: 'done', finishReason: 'stop' }), meta())
     expect(completion.choices[0]).toEqual({
@@ -110,8 +98,6 @@ describe('foldChatCompletion', () => {
       logprobs: null,
       finish_reason: 'tool_calls'
     })
-    // Estimated completion: "weather" + args (7 + 15) + "time" + "{}" (4 + 2) = 28 chars → 7 tokens.
-    expect(completion.usage.completion_tokens).toBe(7)
   })
 
   it('keeps text next to tool calls', async () => {
@@ -216,11 +202,6 @@ describe('chatChunks', () => {
     // choices: [] only on the final usage chunk; the finish chunk comes right before it.
     expect(chunks.filter((c) => c.choices.length === 0)).toHaveLength(1)
     expect(finishes(chunks)).toEqual([{ at: chunks.length - 2, reason: 'stop' }])
-  })
-
-  it('estimates the usage chunk when Codex reports none', async () => {
-    const chunks = await collect(chatChunks(events({ type: 'text', itemId: 'msg_1', text: '12345678' }, { type: 'done', finishReason: 'stop' }), meta(), { includeUsage: true, buffered: false }))
-    expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 })
   })
 
   it('streams each tool call as a header piece and an arguments piece, finishing with tool_calls', async () => {
