@@ -45,7 +45,7 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY scripts/launch.mjs scripts/launch-lib.mjs ./scripts/
 # Seed files: the launcher copies them into CODEX_HOME when it has none (never overwrites).
-COPY .codev/config.toml .codev/AGENTS.md ./seed/
+COPY .codev/config.toml ./seed/
 
 # CODEX_HOME is a mount point (./.codex-api on the host, owned by uid 1000 and writable); the
 # directory here only matters when nothing is mounted.

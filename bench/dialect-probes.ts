@@ -14,9 +14,12 @@ export interface FrameReading {
   error?: string
 }
 
+/** Earlier messages of a conversation, before the prompt (chat completions only). */
+export type History = ReadonlyArray<{ role: 'system' | 'user' | 'assistant', content: string }>
+
 export interface DialectProbe {
   path: string
-  body: (prompt: string, stream: boolean) => Record<string, unknown>
+  body: (prompt: string, stream: boolean, history?: History) => Record<string, unknown>
   /** What one stream frame says. */
   frame: (frame: Frame) => FrameReading
   /** The text and error of a whole (non-streamed) answer. */
@@ -32,7 +35,7 @@ interface ResponseShape extends ErrorShape { output_text?: string, output?: Arra
 
 const chatProbe: DialectProbe = {
   path: '/v1/chat/completions',
-  body: (prompt, stream) => ({ model: 'codex-5', stream, messages: [{ role: 'user', content: prompt }] }),
+  body: (prompt, stream, history = []) => ({ model: 'codex-5', stream, messages: [...history, { role: 'user', content: prompt }] }),
   frame: ({ data }) => {
     if (data === '[DONE]') return { done: true }
     const json = JSON.parse(data) as ChatShape

@@ -1,5 +1,5 @@
 import { Agent, request } from 'node:http'
-import { DIALECT_PROBES, type BenchDialect } from './dialect-probes.js'
+import { DIALECT_PROBES, type BenchDialect, type History } from './dialect-probes.js'
 import { BENCH_KEY } from './proxy.js'
 
 export interface AskResult {
@@ -23,6 +23,8 @@ export interface AskOptions {
   headers?: Record<string, string> | undefined
   /** Which API to ask; Chat Completions by default. */
   dialect?: BenchDialect | undefined
+  /** Earlier messages of the conversation (chat completions). */
+  history?: History | undefined
 }
 
 /** CLOCK_MONOTONIC in ms: the same clock in every process on the machine (libuv's hrtime). */
@@ -55,7 +57,7 @@ class SseReader {
  */
 export async function ask (baseUrl: string, agent: Agent, prompt: string, opts: AskOptions): Promise<AskResult> {
   const probe = DIALECT_PROBES[opts.dialect ?? 'chat']
-  const body = JSON.stringify(probe.body(prompt, opts.stream))
+  const body = JSON.stringify(probe.body(prompt, opts.stream, opts.history))
   const result: AskResult = { status: 0, sentAtClock: 0, ttftMs: undefined, totalMs: 0, keepalives: 0, done: false, content: '', error: undefined }
   return await new Promise<AskResult>((resolve) => {
     let t0 = 0

@@ -7,8 +7,10 @@ import { flatness, loadedThreads, runSequential } from './sequential.js'
 import { mb, ms } from './stats.js'
 
 // Memory over many sequential requests: the proxy's RSS and heap and the worker's RSS, sampled
-// every `every` requests, and the threads the worker still holds at the end (must be 0: with
-// thread_unload_delay_secs=0 an unsubscribed thread is dropped at once).
+// every `every` requests, and the threads the worker still holds at the end beyond the
+// conversations kept for their next round (must be 0: with thread_unload_delay_secs=0 an
+// unsubscribed thread is dropped at once). Each request is a new conversation, so the held ones
+// grow to PROXY_CONVERSATIONS_MAX and stay there.
 
 interface Sample { done: number, proxyKb: number | undefined, heapKb: number, workerKb: number | undefined, workerAnonKb: number | undefined, loaded: string, settled: number | null }
 
@@ -22,7 +24,7 @@ export async function memorySection (lab: Lab, p: Profile['memory']): Promise<Se
       const proxyKb = rssKb(proxy.pid)
       const workerKb = workerPid === undefined ? undefined : rssKb(workerPid)
       const workerAnonKb = workerPid === undefined ? undefined : anonRssKb(workerPid)
-      const loaded = await loadedThreads(proxy, stats.loadedThreads)
+      const loaded = await loadedThreads(proxy, stats)
       samples.push({ done, proxyKb, heapKb: stats.heapUsedKb, workerKb, workerAnonKb, loaded: loaded.shown, settled: loaded.settled })
     }
     const run = await runSequential(proxy, p.requests, p.every, sample, 'memory')
@@ -32,7 +34,7 @@ export async function memorySection (lab: Lab, p: Profile['memory']): Promise<Se
     const anonFlat = flatness(samples.map((s) => s.workerAnonKb))
     const loadedAtEnd = samples.at(-1)?.settled
     const series = table(
-      ['Requests done', 'Proxy RSS MB', 'Proxy heap used MB', 'Worker RSS MB', 'Worker anonymous RSS MB', 'Loaded threads (→ 100 ms later)'],
+      ['Requests done', 'Proxy RSS MB', 'Proxy heap used MB', 'Worker RSS MB', 'Worker anonymous RSS MB', 'Loaded threads (held conversations)'],
       samples.map((s) => [s.done, mb(s.proxyKb), mb(s.heapKb), mb(s.workerKb), mb(s.workerAnonKb), s.loaded])
     )
     const summary = table(

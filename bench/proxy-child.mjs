@@ -133,6 +133,7 @@ process.on('message', async (msg) => {
     liveChildren: liveChildren().size,
     openStreams: app.openStreams(),
     heapUsedKb: Math.round(process.memoryUsage().heapUsed / 1024),
-    storedResponses: app.responseStore.stats()
+    storedResponses: app.responseStore.stats(),
+    conversations: codex.health().conversations ?? null
   })
 })

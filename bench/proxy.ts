@@ -17,6 +17,8 @@ export interface ProxyStats {
   heapUsedKb: number
   /** What the `/v1/responses` store holds. */
   storedResponses: { entries: number, bytes: number }
+  /** Conversations held for their next round (app-server backend). */
+  conversations: { held: number, parked: number, bytes: number } | null
 }
 
 /** Monotonic timestamps (ms, CLOCK_MONOTONIC) of one request inside the proxy (BENCH_PROFILE=1). */

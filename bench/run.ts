@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs'
 import { ensureBuilt } from './build.js'
 import { openLab, REPO_ROOT, type Lab } from './lab.js'
+import { affinitySection } from './affinity.js'
 import { loadSection } from './load.js'
 import { loadAverage, machineTable } from './machine.js'
 import type { SectionResult } from './markdown.js'
@@ -35,6 +36,7 @@ function runSection (id: SectionId, lab: Lab, opts: Options): Promise<SectionRes
     case 'sse': return sseSection(lab, p.sse)
     case 'turns': return turnsSection(lab, p.turns)
     case 'soak': return soakSection(lab, p.soak)
+    case 'affinity': return affinitySection(lab, p.affinity)
   }
 }
 

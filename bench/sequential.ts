@@ -1,6 +1,6 @@
 import type { BenchDialect } from './dialect-probes.js'
 import { ask, clientAgent } from './http-client.js'
-import type { ProxyProcess } from './proxy.js'
+import type { ProxyProcess, ProxyStats } from './proxy.js'
 import { summarize, type Summary } from './stats.js'
 
 export interface SequentialRun {
@@ -49,13 +49,18 @@ export function flatness (values: ReadonlyArray<number | undefined>): { start: n
 }
 
 /**
- * Threads the proxy's worker holds, right after a response and again 100 ms later when that was
- * not 0: Codex can still list a thread for a few ms after it answered thread/unsubscribe (seen
- * driving app-server directly too), which is not a leak. Shown as "1 → 0".
+ * Threads the proxy's worker holds beyond the conversations it keeps for their next round (which
+ * must be 0: anything else is a thread left behind), right after a response and again 100 ms
+ * later when that was not 0: Codex can still list a thread for a few ms after it answered
+ * thread/unsubscribe (seen driving app-server directly too), which is not a leak. Shown as
+ * "loaded (held)", and "1 → 0" for the stray ones when a second look was needed.
  */
-export async function loadedThreads (proxy: ProxyProcess, first: number | null): Promise<{ shown: string, settled: number | null }> {
-  if (first === null || first === 0) return { shown: String(first ?? '–'), settled: first }
+export async function loadedThreads (proxy: ProxyProcess, stats: ProxyStats): Promise<{ shown: string, settled: number | null }> {
+  const stray = (s: ProxyStats): number | null => (s.loadedThreads === null ? null : s.loadedThreads - (s.conversations?.held ?? 0))
+  const first = stray(stats)
+  const held = `${stats.loadedThreads ?? '–'} (${stats.conversations?.held ?? 0} held)`
+  if (first === null || first === 0) return { shown: held, settled: first }
   await new Promise((resolve) => setTimeout(resolve, 100))
-  const settled = (await proxy.stats()).loadedThreads
-  return { shown: `${first} → ${settled ?? '–'}`, settled }
+  const settled = stray(await proxy.stats())
+  return { shown: `${held}, stray ${first} → ${settled ?? '–'}`, settled }
 }

@@ -21,7 +21,7 @@ export async function soakSection (lab: Lab, p: Profile['soak']): Promise<Sectio
     const sample = async (done: number): Promise<void> => {
       const stats = await proxy.stats()
       const workerPid = stats.workerPids[0]
-      const loaded = await loadedThreads(proxy, stats.loadedThreads)
+      const loaded = await loadedThreads(proxy, stats)
       samples.push({
         done,
         rssKb: rssKb(proxy.pid),
@@ -39,7 +39,7 @@ export async function soakSection (lab: Lab, p: Profile['soak']): Promise<Sectio
     }
     const run = await runSequential(proxy, p.requests, p.every, sample, 'soak', ['chat', 'responses'])
     const series = table(
-      ['Requests done', 'Proxy RSS MB', 'Proxy heap used MB', 'Proxy open fds', 'Descendant processes', 'liveChildren()', 'Loaded threads (→ 100 ms later)', 'Worker RSS MB', 'Worker anonymous RSS MB', 'Stored responses', 'Store MB'],
+      ['Requests done', 'Proxy RSS MB', 'Proxy heap used MB', 'Proxy open fds', 'Descendant processes', 'liveChildren()', 'Loaded threads (held conversations)', 'Worker RSS MB', 'Worker anonymous RSS MB', 'Stored responses', 'Store MB'],
       samples.map((s) => [s.done, mb(s.rssKb), mb(s.heapKb), s.fds ?? '–', s.descendants, s.live, s.loaded, mb(s.workerKb), mb(s.workerAnonKb), s.stored, mb(s.storedKb)])
     )
     const rss = flatness(samples.map((s) => s.rssKb))

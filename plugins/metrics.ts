@@ -39,6 +39,12 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
     registers: [registry]
   })
   const turns = new Counter({ name: 'codex_api_turns_total', help: 'Codex turns by API dialect and outcome status.', labelNames: ['dialect', 'status'], registers: [registry] })
+  const rounds = new Counter({
+    name: 'codex_api_conversation_rounds_total',
+    help: 'Rounds on the app-server backend: continued on a held conversation\'s thread, or fresh, with why (none_held, history_changed, settings_changed, busy, worker_gone).',
+    labelNames: ['dialect', 'result', 'reason'],
+    registers: [registry]
+  })
   const tokens = new Counter({ name: 'codex_api_tokens_total', help: 'Tokens by API dialect, kind and source (codex: reported by Codex; estimate: counted with the o200k tokenizer).', labelNames: ['dialect', 'kind', 'source'], registers: [registry] })
 
   new Gauge({ // eslint-disable-line no-new -- registered through `registers`; read at scrape time
@@ -77,6 +83,17 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
     collect () { this.set((fastify.codex.health().workers ?? []).reduce((n, w) => n + w.restarts, 0)) }
   })
   new Gauge({ // eslint-disable-line no-new -- registered through `registers`; read at scrape time
+    name: 'codex_api_conversations_held',
+    help: 'Conversations held for their next round (each a Codex thread), by state.',
+    labelNames: ['state'],
+    registers: [registry],
+    collect () {
+      const stats = fastify.codex.health().conversations
+      this.set({ state: 'idle' }, stats === undefined ? 0 : stats.held - stats.parked)
+      this.set({ state: 'parked' }, stats?.parked ?? 0)
+    }
+  })
+  new Gauge({ // eslint-disable-line no-new -- registered through `registers`; read at scrape time
     name: 'codex_api_backend_ready',
     help: '1 when the Codex backend can take a turn.',
     registers: [registry],
@@ -95,6 +112,8 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
       const dialect = event.dialect ?? 'chat'
       const source = event.usage_source ?? 'estimate'
       turns.inc({ dialect, status: String(outcome.status) })
+      const conversation = outcome.conversation
+      if (conversation !== undefined) rounds.inc({ dialect, result: conversation.continued ? 'continued' : 'fresh', reason: conversation.reason ?? '' })
       if (outcome.firstTokenMs !== undefined) ttft.observe({ dialect, stream: String(event.stream) }, outcome.firstTokenMs / 1000)
       tokens.inc({ dialect, kind: 'prompt', source }, event.prompt_tokens_est)
       tokens.inc({ dialect, kind: 'completion', source }, event.completion_tokens_est)

@@ -1,12 +1,13 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { WorkerStatusSchema } from '../src/backends/types.js'
+import { ConversationStatsSchema, WorkerStatusSchema } from '../src/backends/types.js'
 
 const ReadinessSchema = Type.Object({
   ok: Type.Boolean(),
   backend: Type.String(),
   reason: Type.Optional(Type.String()),
   workers: Type.Optional(Type.Array(WorkerStatusSchema)),
+  conversations: Type.Optional(ConversationStatsSchema),
   active: Type.Integer(),
   queued: Type.Integer()
 })
@@ -28,7 +29,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       active,
       queued,
       ...(health.reason === undefined ? {} : { reason: health.reason }),
-      ...(health.workers === undefined ? {} : { workers: health.workers })
+      ...(health.workers === undefined ? {} : { workers: health.workers }),
+      ...(health.conversations === undefined ? {} : { conversations: health.conversations })
     }
     return await reply.code(health.ready ? 200 : 503).send(body)
   })

@@ -9,8 +9,11 @@ export const ENV_FILES = Object.freeze(['.env', '.env.secret'])
 export const DEFAULT_CODEX_HOME = '.codex-api'
 /** The deterministic fake Codex (proto protocol), relative to the repository root. */
 export const SHIM_RELATIVE_PATH = 'test/fixtures/codex-shim/codex-proto.mjs'
-/** Files copied into a Codex HOME that lacks them. */
-export const SEED_FILES = Object.freeze(['config.toml', 'AGENTS.md'])
+/**
+ * Files copied into a Codex HOME that lacks them. Not AGENTS.md: whatever it holds goes upstream
+ * with every request, and a model API sends only what its client sent.
+ */
+export const SEED_FILES = Object.freeze(['config.toml'])
 
 const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]*$/
 const DOUBLE_QUOTE_ESCAPES = { n: '\n', r: '\r', t: '\t', '"': '"', '\\': '\\', $: '$' }

@@ -5,7 +5,7 @@
 // 1. loads .env, then .env.secret, from the repository root, never overriding the real
 //    environment, and never printing a value that could be secret;
 // 2. resolves CODEX_HOME (default .codex-api, relative to the repository root), creates it and
-//    seeds config.toml + AGENTS.md from seed/ (image) or .codev/ (checkout) when missing;
+//    seeds config.toml from seed/ (image) or .codev/ (checkout) when missing;
 // 3. without CODEX_BACKEND and without a Codex login, runs the fake Codex in a checkout (with a
 //    warning), or, where there is none (the image), prints how to log in and starts anyway so
 //    that /readyz reports the problem;

@@ -85,6 +85,11 @@ export interface CompletionRequest {
    * signatures): report each reasoning item whole, `encrypted_content` included.
    */
   keepReasoning?: boolean | undefined
+  /**
+   * Whose conversation this is (the API key's name): a backend that keeps conversations between
+   * requests continues one only for the same owner.
+   */
+  owner?: string | undefined
 }
 
 export interface TokenUsage {
@@ -107,7 +112,12 @@ export type FinishReason = 'stop' | 'length' | 'tool_calls'
  */
 export type BackendEvent =
   /** Codex acknowledged the turn: from here on, silence is measured against the idle limit. */
-  | { type: 'started', model?: string | undefined }
+  | {
+    type: 'started'
+    model?: string | undefined
+    /** Backends that keep conversations: whether this round continued one, or why it started fresh. */
+    conversation?: { continued: true } | { continued: false, reason: string } | undefined
+  }
   | { type: 'text', itemId: string, text: string }
   | { type: 'reasoning', itemId: string, summaryIndex: number, text: string }
   /** A reasoning item is complete (after its deltas, if any). */
@@ -141,11 +151,20 @@ export const WorkerStatusSchema = Type.Object({
 })
 export type WorkerStatus = Static<typeof WorkerStatusSchema>
 
+export const ConversationStatsSchema = Type.Object({
+  held: Type.Integer({ description: 'Conversations held for their next round (each a Codex thread).' }),
+  parked: Type.Integer({ description: 'Of those, the ones waiting for tool results.' }),
+  bytes: Type.Integer({ description: 'History (as JSON) they stand for.' })
+})
+export type ConversationStats = Static<typeof ConversationStatsSchema>
+
 export interface BackendHealth {
   ready: boolean
   /** Why not ready: a message an operator can act on. */
   reason?: string | undefined
   workers?: WorkerStatus[] | undefined
+  /** Backends that keep conversations between requests. */
+  conversations?: ConversationStats | undefined
 }
 
 export type BackendKind = 'app-server' | 'exec' | 'proto'

@@ -73,7 +73,7 @@ export class TurnPipeline {
 
   async start (plan: TurnPlan, caller: TurnCaller): Promise<StartedTurn> {
     const { config, backend, admission, ledger, observe } = this.#opts
-    const request = await inlineRemoteImages(plan.request, {
+    const request = await inlineRemoteImages({ ...plan.request, owner: caller.keyName }, {
       maxBytes: config.PROXY_IMAGE_MAX_BYTES,
       timeoutMs: config.PROXY_IMAGE_FETCH_TIMEOUT_MS,
       allowPrivate: config.PROXY_IMAGE_ALLOW_PRIVATE

@@ -21,6 +21,8 @@ export interface TurnOutcome {
   error: ApiError | undefined
   /** The model Codex said it ran, when it said. */
   model: string | undefined
+  /** Whether the round continued a held conversation, or why not (backends that keep them). */
+  conversation: { continued: boolean, reason?: string | undefined } | undefined
   /** Codex's counts, else (once the turn ended) the tokenizer's estimate. */
   usage: TokenUsage | undefined
   usageSource: 'codex' | 'estimate'
@@ -60,7 +62,7 @@ async function estimatedUsage (request: CompletionRequest, tally: CompletionTall
 export async function * runTurn (request: CompletionRequest, opts: RunTurnOptions): AsyncGenerator<BackendEvent> {
   const startedAt = performance.now()
   const outcome: TurnOutcome = {
-    status: 200, error: undefined, model: undefined, usage: undefined, usageSource: 'codex', finishReason: undefined, durationMs: 0, firstTokenMs: undefined, queuedMs: 0
+    status: 200, error: undefined, model: undefined, conversation: undefined, usage: undefined, usageSource: 'codex', finishReason: undefined, durationMs: 0, firstTokenMs: undefined, queuedMs: 0
   }
   const tally = new CompletionTally()
   const estimate = async (): Promise<BackendEvent> => {
@@ -124,6 +126,7 @@ export async function * runTurn (request: CompletionRequest, opts: RunTurnOption
           break
         case 'started':
           outcome.model = event.model ?? outcome.model
+          outcome.conversation = event.conversation ?? outcome.conversation
           break
         case 'reasoning_done':
           break

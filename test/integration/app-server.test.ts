@@ -7,6 +7,7 @@ import { TEST_KEY, baseUrl } from '../helpers/build-test-app.js'
 import { startCodexUpstreamApp, type CodexUpstreamApp } from '../helpers/codex-upstream-app.js'
 import { expectEnvelope, openStream, postChat, type Chunk } from '../helpers/http.js'
 import { waitFor } from '../helpers/wait.js'
+import { expectOnlyHeldThreads } from '../helpers/threads.js'
 
 // The default backend end to end: the real Codex binary from node_modules, as a warm app-server
 // pool, against the mock Responses API. The official openai SDK is the client where it can be.
@@ -182,9 +183,8 @@ describe('app-server backend (real Codex, mock upstream)', () => {
     stream.controller.abort()
     await expect(upstream.ended).resolves.toBe('closedEarly')
     expect(Date.now() - leftAt).toBeLessThan(2000)
-    // The thread was interrupted and dropped: nothing stays loaded in the worker.
-    const backend = h.app.codex as AppServerBackend
-    await waitFor(async () => (await backend.loadedThreadCounts()).every((n) => n === 0), 3000, 'threads to unload')
+    // The thread was interrupted and dropped: only held conversations stay loaded in the worker.
+    await expectOnlyHeldThreads(h.app.codex as AppServerBackend)
   })
 
   it('gives 16 concurrent streams each their own answer', async () => {
@@ -205,7 +205,7 @@ describe('app-server backend (real Codex, mock upstream)', () => {
       if (i % 2 === 0) await client.chat.completions.create({ model: 'codex-5', messages: [{ role: 'user', content: `sequential q${i}` }] })
       else await postChat(h.app, { stream: true, messages: [{ role: 'user', content: `sequential q${i}` }] })
     }
-    await waitFor(async () => (await backend.loadedThreadCounts()).every((n) => n === 0), 3000, 'threads to unload')
+    await expectOnlyHeldThreads(backend)
     expect(liveChildren().size).toBe(children)
     expect(backend.workerPids()).toEqual(pids)
   })

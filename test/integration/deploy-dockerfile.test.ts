@@ -150,7 +150,9 @@ describe('Dockerfile', () => {
     const copies = runtime.instructions.filter((i) => i.op === 'COPY').map((i) => i.args)
     expect(copies.some((c) => new RegExp(`--from=(${build.name ?? '0'}|0)\\b.*/app/dist`).test(c))).toBe(true)
     expect(copies.some((c) => c.includes('scripts/launch.mjs') && c.includes('scripts/launch-lib.mjs'))).toBe(true)
-    expect(copies.some((c) => c.includes('.codev/config.toml') && c.includes('.codev/AGENTS.md') && /seed\/?$/.test(c))).toBe(true)
+    expect(copies.some((c) => c.includes('.codev/config.toml') && /seed\/?$/.test(c))).toBe(true)
+    // No operator instructions are baked into the image: a model API sends only what its client sent.
+    expect(copies.some((c) => c.includes('AGENTS'))).toBe(false)
     expect(copies.some((c) => c.includes('package-lock.json'))).toBe(true)
   })
 
@@ -238,7 +240,7 @@ describe('.dockerignore', () => {
     for (const path of [
       'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/server.ts',
       'plugins/cors.ts', 'routes/health.ts', 'scripts/launch.mjs', 'scripts/launch-lib.mjs',
-      '.codev/config.toml', '.codev/AGENTS.md'
+      '.codev/config.toml'
     ]) {
       expect(ignored(path), path).toBe(false)
     }

@@ -56,6 +56,8 @@ describe('Claude Code on /v1/messages', () => {
     const second = requests.at(-1)?.body?.input ?? []
     expect(second.find((i) => i.type === 'function_call')).toMatchObject({ name: 'Read' })
     expect(JSON.stringify(second.find((i) => i.type === 'function_call_output'))).toContain('hello file content 42')
+    // The tool round continued Claude Code's conversation on its thread: one prompt cache key.
+    expect(new Set(requests.map((r) => r.body?.prompt_cache_key)).size).toBe(1)
   })
 
   it('runs a Bash tool round (a read-only command runs without flags)', async () => {

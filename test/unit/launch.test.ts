@@ -130,19 +130,20 @@ describe('Codex HOME', () => {
     expect(findSeedDir(REPO_ROOT)).toBe(join(REPO_ROOT, '.codev'))
   })
 
-  it('creates the home and copies config.toml and AGENTS.md when missing, never overwriting', () => {
+  it('creates the home and copies config.toml when missing, never overwriting, and never AGENTS.md', () => {
     const dir = scratch()
     const seed = join(dir, 'seed')
     mkdirSync(seed)
     writeFileSync(join(seed, 'config.toml'), 'model = "seed"\n')
     writeFileSync(join(seed, 'AGENTS.md'), 'seed agents\n')
     const home = join(dir, 'deep/home')
-    expect(seedCodexHome(home, seed)).toEqual(['config.toml', 'AGENTS.md'])
+    // Operator instructions would go upstream with every request: a new home gets none.
+    expect(seedCodexHome(home, seed)).toEqual(['config.toml'])
+    expect(existsSync(join(home, 'AGENTS.md'))).toBe(false)
     expect(readFileSync(join(home, 'config.toml'), 'utf8')).toBe('model = "seed"\n')
 
     writeFileSync(join(home, 'config.toml'), 'model = "mine"\n')
-    rmSync(join(home, 'AGENTS.md'))
-    expect(seedCodexHome(home, seed)).toEqual(['AGENTS.md'])
+    expect(seedCodexHome(home, seed)).toEqual([])
     expect(readFileSync(join(home, 'config.toml'), 'utf8')).toBe('model = "mine"\n')
   })
 

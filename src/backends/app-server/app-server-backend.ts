@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from '../../config.js'
@@ -6,9 +7,11 @@ import type { Logger } from '../../logger.js'
 import { resolveCodexBinary, type CodexBinary } from '../codex-command.js'
 import { CodexHomeWatch } from '../codex-home.js'
 import { disposeCodexSetup, prepareCodex, type CodexSetup } from '../codex-setup.js'
-import { isReasoningEffort, type BackendEvent, type BackendHealth, type CodexBackend, type CodexModel, type CompletionRequest, type ReasoningEffort } from '../types.js'
+import { isReasoningEffort, type BackendEvent, type BackendHealth, type CodexBackend, type CodexModel, type CompletionRequest, type ConversationItem, type ReasoningEffort } from '../types.js'
 import { LOGIN_HINT } from '../codex-errors.js'
-import { runThreadTurn } from './thread-turn.js'
+import { conversationKeys } from './conversation-key.js'
+import { Conversations, type Held } from './conversations.js'
+import { ThreadSession, type ConversationDecision, type SessionOptions } from './thread-session.js'
 import { AppServerWorker } from './worker.js'
 
 export interface AppServerBackendOptions {
@@ -73,14 +76,30 @@ export class AppServerBackend implements CodexBackend {
   #authFileMtime = 0
   #pingTimer: NodeJS.Timeout | undefined
   readonly #home: CodexHomeWatch
+  readonly #conversations: Conversations
+  readonly #sessionOptions: SessionOptions
   #closed = false
 
   constructor (opts: AppServerBackendOptions) {
-    this.#config = opts.config
+    const config = opts.config
+    this.#config = config
     this.#log = opts.log.child({ backend: 'app-server' })
-    this.#binary = resolveCodexBinary(opts.config)
+    this.#binary = resolveCodexBinary(config)
     this.#version = opts.version ?? '0.0.0'
-    this.#home = new CodexHomeWatch(opts.config.CODEX_HOME, opts.config.PROXY_HEALTH_CHECK_MS, (problem) => { this.#homeChanged(problem) })
+    this.#home = new CodexHomeWatch(config.CODEX_HOME, config.PROXY_HEALTH_CHECK_MS, (problem) => { this.#homeChanged(problem) })
+    this.#conversations = new Conversations({
+      maxConversations: config.PROXY_CONVERSATION_AFFINITY ? config.PROXY_CONVERSATIONS_MAX : 0,
+      maxBytes: config.PROXY_CONVERSATIONS_MAX_BYTES,
+      ttlMs: config.PROXY_CONVERSATION_TTL_MS,
+      toolCallTimeoutMs: config.PROXY_TOOL_CALL_TIMEOUT_MS
+    }, (session) => { void session.release() }, this.#log)
+    this.#sessionOptions = {
+      cwd: config.PROXY_CODEX_WORKDIR,
+      sandbox: config.PROXY_SANDBOX_MODE,
+      log: this.#log,
+      cleanupTimeoutMs: Math.max(1000, Math.min(5000, config.PROXY_IDLE_TIMEOUT_MS)),
+      strictRetries: config.PROXY_STRICT_TOOL_RETRIES
+    }
   }
 
   async start (): Promise<void> {
@@ -132,6 +151,8 @@ export class AppServerBackend implements CodexBackend {
     })
     slot.worker = worker
     void worker.child.exited.then((exit) => {
+      // Its threads are gone with it: the next round of each of its conversations starts fresh.
+      this.#conversations.dropWhere((session) => session.worker === worker)
       if (slot.worker === worker) this.#scheduleRestart(slot, exit.spawnError !== undefined)
     })
     void (async () => {
@@ -236,6 +257,7 @@ export class AppServerBackend implements CodexBackend {
     if (max === 0 || worker.turnsStarted < max || slot === undefined || this.#closed) return
     slot.retiring.add(worker)
     slot.recycled += 1
+    this.#conversations.dropWhere((session) => session.worker === worker)
     this.#log.info({ worker: slot.index, pid: worker.child.pid, turns: worker.turnsStarted }, 'recycling app-server worker after PROXY_APP_SERVER_MAX_TURNS turns')
     this.#spawn(slot)
     const timer = setInterval(() => {
@@ -256,17 +278,19 @@ export class AppServerBackend implements CodexBackend {
     const workers = this.#slots.map((s) => (s.worker === undefined
       ? { id: s.index, pid: null, state: 'starting' as const, inFlight: 0, restarts: s.restarts }
       : s.worker.status(s.restarts)))
-    if (this.#closed) return { ready: false, reason: 'shutting down', workers }
+    const conversations = this.#conversations.stats()
+    const notReady = (reason: string): BackendHealth => ({ ready: false, reason, workers, conversations })
+    if (this.#closed) return notReady('shutting down')
     const home = this.#home.problem
-    if (home !== undefined) return { ready: false, reason: home, workers }
-    if (this.#problem !== undefined) return { ready: false, reason: this.#problem.message, workers }
-    if (this.#loggedIn === false) return { ready: false, reason: `Codex is not logged in. ${LOGIN_HINT}`, workers }
+    if (home !== undefined) return notReady(home)
+    if (this.#problem !== undefined) return notReady(this.#problem.message)
+    if (this.#loggedIn === false) return notReady(`Codex is not logged in. ${LOGIN_HINT}`)
     if (this.#readyWorkers().length === 0) {
       // A worker that failed to start says why (its `Error: …` line): a config it cannot load, …
       const failed = this.#slots.map((s) => s.worker?.failure?.message).find((m) => m?.includes('while starting') === true)
-      return { ready: false, reason: failed ?? 'no app-server worker is ready yet', workers }
+      return notReady(failed ?? 'no app-server worker is ready yet')
     }
-    return { ready: true, workers }
+    return { ready: true, workers, conversations }
   }
 
   async models (): Promise<readonly CodexModel[]> {
@@ -300,14 +324,54 @@ export class AppServerBackend implements CodexBackend {
     }
   }
 
+  /**
+   * One round of a conversation: on the held thread it continues, when there is one (same key,
+   * same settings, its history and answer a prefix of this request's, free, on a live worker),
+   * else on a fresh thread of the least busy worker. Afterwards the thread is held for the next
+   * round, unless affinity is off or the round did not end cleanly.
+   */
   async * complete (request: CompletionRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
-    const worker = await this.#pick(signal)
-    yield * runThreadTurn(worker, request, signal, {
-      cwd: this.#config.PROXY_CODEX_WORKDIR,
-      sandbox: this.#config.PROXY_SANDBOX_MODE,
-      log: this.#log,
-      cleanupTimeoutMs: Math.max(1000, Math.min(5000, this.#config.PROXY_IDLE_TIMEOUT_MS))
-    })
+    const affinity = this.#conversations.enabled
+    const owner = request.owner ?? ''
+    const fingerprint = affinity ? settingsFingerprint(request) : ''
+    const keys = affinity ? conversationKeys(request.items) : undefined
+    let session: ThreadSession | undefined
+    let items: readonly ConversationItem[] = request.items
+    let decision: ConversationDecision | undefined
+    if (keys !== undefined) {
+      const found = this.#conversations.take(owner, fingerprint, keys.keys)
+      if ('held' in found) {
+        const rest = request.items.slice((keys.ends[found.held.keys.length - 1] ?? -1) + 1)
+        if (continues(found.held, rest)) {
+          session = found.held.session
+          items = rest
+          decision = { continued: true }
+        } else {
+          this.#conversations.giveBack(found.held)
+          decision = { continued: false, reason: 'history_changed' }
+        }
+      } else {
+        decision = { continued: false, reason: found.reason }
+      }
+    }
+    if (decision !== undefined) this.#log.debug({ requestId: request.requestId, ...decision, held: this.#conversations.stats().held }, 'conversation round')
+    session ??= new ThreadSession(await this.#pick(signal), request, this.#sessionOptions)
+    let clean = false
+    try {
+      yield * session.round(request, items, signal, decision)
+      clean = true
+    } finally {
+      if (clean && affinity && session.usable && !this.#retiring(session.worker)) {
+        const whole = [...request.items, ...session.answer]
+        this.#conversations.hold({ session, owner, fingerprint, keys: conversationKeys(whole).keys, bytes: Buffer.byteLength(JSON.stringify(whole)) })
+      } else {
+        this.#conversations.drop(session)
+      }
+    }
+  }
+
+  #retiring (worker: AppServerWorker): boolean {
+    return this.#slots.some((s) => s.retiring.has(worker))
   }
 
   /**
@@ -328,6 +392,7 @@ export class AppServerBackend implements CodexBackend {
 
   async close (): Promise<void> {
     this.#closed = true
+    this.#conversations.clear()
     this.#home.stop()
     clearInterval(this.#pingTimer)
     clearInterval(this.#authTimer)
@@ -336,6 +401,31 @@ export class AppServerBackend implements CodexBackend {
     this.#wakeWaiters()
     disposeCodexSetup(this.#setup)
   }
+}
+
+/** What a thread cannot change between rounds: a request with other settings starts a fresh thread. */
+function settingsFingerprint (request: CompletionRequest): string {
+  const settings = [request.model, request.effort, request.summary, request.outputFormat, request.keepReasoning === true, request.tools, request.toolChoice, request.parallelToolCalls]
+  return createHash('sha256').update(JSON.stringify(settings)).digest('base64url')
+}
+
+/**
+ * Whether what a request adds to a held conversation can go on its thread: new messages for an
+ * idle thread; for a parked one, results of the calls it handed out (and any new messages).
+ * Anything else (an assistant turn the client wrote, results of other calls) starts fresh.
+ */
+function continues (held: Held, rest: readonly ConversationItem[]): boolean {
+  const items = rest.filter((item) => item.type !== 'reasoning')
+  if (items.length === 0) return false
+  const message = (item: ConversationItem): boolean => item.type === 'message' && item.role !== 'assistant'
+  if (!held.session.parked) return items.every(message)
+  const handed = new Set(held.session.handed)
+  let results = 0
+  for (const item of items) {
+    if (item.type === 'tool_result' && handed.has(item.callId)) results += 1
+    else if (!message(item)) return false
+  }
+  return results > 0
 }
 
 function toCodexModel (m: ModelListEntry): CodexModel | undefined {

@@ -6,13 +6,9 @@ export type ResponsesItem = Record<string, unknown>
 /** A `turn/start` input item (app-server's UserInput). */
 export type TurnInput = { type: 'text', text: string, text_elements: [] } | { type: 'image', url: string, detail?: string }
 
-export interface ThreadPlan {
+export interface ThreadPlan extends TurnItems {
   /** Leading system/developer messages: they replace Codex's base prompt. */
   baseInstructions: string | undefined
-  /** Everything before the new turn's input, in order. */
-  history: ResponsesItem[]
-  /** The last user message, or [] when the conversation ends otherwise (tool results). */
-  input: TurnInput[]
 }
 
 const textOf = (parts: readonly ContentPart[]): string => parts.map((p) => (p.type === 'text' ? p.text : '')).join('\n')
@@ -96,6 +92,35 @@ function toResponsesItems (item: ConversationItem, names: ToolNames): ResponsesI
  */
 export const TURN_INPUT_MAX_CHARS = 1_048_576
 
+/** What one turn sends: the items to inject first, and the input of the turn itself. */
+export interface TurnItems {
+  history: ResponsesItem[]
+  /** The last user message, or [] when the items end otherwise (tool results). */
+  input: TurnInput[]
+}
+
+/**
+ * Items to add to a thread: all but a final user message are injected; that message is the
+ * turn's input (unless it is too long for `turn/start`).
+ */
+export function planTurn (items: readonly ConversationItem[], names: ToolNames): TurnItems {
+  const last = items.at(-1)
+  const tooLong = last?.type === 'message' && last.content.reduce((n, p) => n + (p.type === 'text' ? p.text.length : 0), 0) > TURN_INPUT_MAX_CHARS
+  const endsWithUser = last?.type === 'message' && last.role === 'user' && !tooLong
+  const historyItems = endsWithUser ? items.slice(0, -1) : items
+  const input: TurnInput[] = endsWithUser
+    ? last.content.map((p): TurnInput => (p.type === 'text'
+      ? { type: 'text', text: p.text, text_elements: [] }
+      : p.detail === undefined ? { type: 'image', url: p.url } : { type: 'image', url: p.url, detail: p.detail }))
+    : []
+  return { history: toResponsesHistory(historyItems, names), input }
+}
+
+/** Items as raw Responses input items, as `thread/inject_items` takes them. */
+export function toResponsesHistory (items: readonly ConversationItem[], names: ToolNames): ResponsesItem[] {
+  return items.flatMap((item) => toResponsesItems(item, names))
+}
+
 /**
  * Splits a conversation into what a fresh thread needs: base instructions, the history to inject,
  * and the input of the one turn to run. Tool names are the ones Codex runs (see tool-names.ts).
@@ -109,21 +134,7 @@ export function planThread (items: readonly ConversationItem[], names: ToolNames
     base.push(textOf(item.content))
     start += 1
   }
-  const rest = items.slice(start)
-  const last = rest.at(-1)
-  const tooLong = last?.type === 'message' && last.content.reduce((n, p) => n + (p.type === 'text' ? p.text.length : 0), 0) > TURN_INPUT_MAX_CHARS
-  const endsWithUser = last?.type === 'message' && last.role === 'user' && !tooLong
-  const historyItems = endsWithUser ? rest.slice(0, -1) : rest
-  const input: TurnInput[] = endsWithUser
-    ? last.content.map((p): TurnInput => (p.type === 'text'
-      ? { type: 'text', text: p.text, text_elements: [] }
-      : p.detail === undefined ? { type: 'image', url: p.url } : { type: 'image', url: p.url, detail: p.detail }))
-    : []
-  return {
-    baseInstructions: base.length === 0 ? undefined : base.join('\n\n'),
-    history: historyItems.flatMap((item) => toResponsesItems(item, names)),
-    input
-  }
+  return { baseInstructions: base.length === 0 ? undefined : base.join('\n\n'), ...planTurn(items.slice(start), names) }
 }
 
 /**

@@ -13,7 +13,7 @@ const INFO: UsageEventInfo = {
   route: '/v1/chat/completions', method: 'POST', dialect: 'chat', keyName: 'default', requestedModel: 'codex-5-high', effectiveModel: 'gpt-5', stream: true, userAgent: 'ua/1', requestId: 'r1'
 }
 const outcome = (extra: Partial<TurnOutcome> = {}): TurnOutcome => ({
-  status: 200, error: undefined, model: undefined, usage: { promptTokens: 10, completionTokens: 2, totalTokens: 12 }, usageSource: 'estimate', finishReason: 'stop', durationMs: 12.6, firstTokenMs: 3, queuedMs: 0, ...extra
+  status: 200, error: undefined, model: undefined, conversation: undefined, usage: { promptTokens: 10, completionTokens: 2, totalTokens: 12 }, usageSource: 'estimate', finishReason: 'stop', durationMs: 12.6, firstTokenMs: 3, queuedMs: 0, ...extra
 })
 const NOW = new Date('2025-01-01T00:00:00.000Z')
 
