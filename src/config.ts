@@ -88,7 +88,11 @@ export const ConfigSchema = Type.Object({
   PROXY_RESPONSES_STORE_MAX_BYTES: Type.Integer({ minimum: 0, maximum: 64 * 1024 * 1024 * 1024, default: 256 * 1024 * 1024, description: 'Bytes (as JSON) the stored responses may take in memory.' }),
   PROXY_RESPONSES_STORE_TTL_MS: Milliseconds(86_400_000, 'How long a stored response can be retrieved or continued (`previous_response_id`).'),
 
-  TOKEN_LOG_PATH: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-usage.ndjson'), docDefault: '`$TMPDIR/codex-usage.ndjson`', description: 'NDJSON usage log: one line per request (/v1/usage reads it).' }),
+  TOKEN_LOG_PATH: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-usage.ndjson'), docDefault: '`$TMPDIR/codex-usage.ndjson`', description: 'NDJSON usage log: one line per request (/v1/usage reads it). Hourly rollups are kept beside it in `<path>.index`.' }),
+  TOKEN_LOG_ROTATE: Type.Union([Type.Literal('none'), Type.Literal('daily')], {
+    default: 'none', description: 'daily: the server starts a new usage log with the first request of each UTC day (the old one becomes `<path>.YYYY-MM-DD`). Rotated files still count in /v1/usage.'
+  }),
+  TOKEN_LOG_ROTATE_BYTES: Type.Integer({ minimum: 0, maximum: 1024 * 1024 * 1024 * 1024, default: 0, description: 'Start a new usage log before it would grow past this many bytes (the old one becomes `<path>.<UTC time>`); 0: no size limit. Rotated files still count in /v1/usage.' }),
   PROXY_SHUTDOWN_GRACE_MS: Milliseconds(10_000, 'On SIGTERM/SIGINT, the longest the server waits for open work before exiting.')
 }, { additionalProperties: false })
 

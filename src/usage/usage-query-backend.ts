@@ -21,9 +21,11 @@ export function usageQueryOf (request: CompletionRequest, now?: Date): UsageRang
  */
 export function usageQueryBackend (ledger: UsageLedger, range: UsageRange): Pick<CodexBackend, 'complete'> {
   return {
-    async * complete (_request: CompletionRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
+    async * complete (request: CompletionRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
       yield { type: 'started' }
-      const summary = await ledger.summarize(range.start, range.end, range.group)
+      // Only what the caller's key may see: its own usage, or every key's for an admin key.
+      const viewer = ledger.viewers.of(request.requestId)
+      const summary = await ledger.index.summarize({ ...range, keys: viewer.keys, scope: viewer.scope })
       signal.throwIfAborted()
       yield { type: 'text', itemId: 'msg_usage', text: formatUsageSummary(summary) }
       yield { type: 'done', finishReason: 'stop' }

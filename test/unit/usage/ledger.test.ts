@@ -130,7 +130,7 @@ describe('UsageLedger.summarize', () => {
 
   it('totals the events with start <= ts < end', async () => {
     const ledger = await filled()
-    expect(await ledger.summarize(START, END)).toEqual({
+    expect(await ledger.summarize(START, END)).toMatchObject({
       start: '2025-01-01T10:00:00.000Z',
       end: '2025-01-03T00:00:00.000Z',
       total_requests: 4,
@@ -145,7 +145,7 @@ describe('UsageLedger.summarize', () => {
     const ledger = await filled()
     const summary = await ledger.summarize(START, END, 'hour')
     expect(summary.group).toBe('hour')
-    expect(summary.buckets).toEqual([
+    expect(summary.buckets).toMatchObject([
       { ts: '2025-01-01T10:00:00.000Z', requests: 2, prompt_tokens_est: 5, completion_tokens_est: 10, total_tokens_est: 15 },
       { ts: '2025-01-01T11:00:00.000Z', requests: 1, prompt_tokens_est: 4, completion_tokens_est: 8, total_tokens_est: 12 },
       { ts: '2025-01-02T08:00:00.000Z', requests: 1, prompt_tokens_est: 5, completion_tokens_est: 10, total_tokens_est: 15 }
@@ -157,7 +157,7 @@ describe('UsageLedger.summarize', () => {
     const ledger = await filled()
     const summary = await ledger.summarize(new Date('2025-01-01T00:00:00Z'), new Date('2025-01-04T00:00:00Z'), 'day')
     expect(summary.total_requests).toBe(6)
-    expect(summary.buckets).toEqual([
+    expect(summary.buckets).toMatchObject([
       { ts: '2025-01-01T00:00:00.000Z', requests: 4, prompt_tokens_est: 10, completion_tokens_est: 20, total_tokens_est: 30 },
       { ts: '2025-01-02T00:00:00.000Z', requests: 1, prompt_tokens_est: 5, completion_tokens_est: 10, total_tokens_est: 15 },
       { ts: '2025-01-03T00:00:00.000Z', requests: 1, prompt_tokens_est: 6, completion_tokens_est: 12, total_tokens_est: 18 }
@@ -168,7 +168,17 @@ describe('UsageLedger.summarize', () => {
   it('answers zeros (and no buckets) for a missing file', async () => {
     const ledger = new UsageLedger(join(dir, 'missing.ndjson'), fakeLogger().log)
     expect(await ledger.summarize(START, END)).toEqual({
-      start: START.toISOString(), end: END.toISOString(), total_requests: 0, prompt_tokens_est: 0, completion_tokens_est: 0, total_tokens_est: 0
+      start: START.toISOString(),
+      end: END.toISOString(),
+      total_requests: 0,
+      prompt_tokens_est: 0,
+      completion_tokens_est: 0,
+      total_tokens_est: 0,
+      cached_tokens: 0,
+      reasoning_tokens: 0,
+      error_requests: 0,
+      estimated_requests: 0,
+      total_duration_ms: 0
     })
     expect(await ledger.summarize(START, END, 'day')).toMatchObject({ group: 'day', buckets: [] })
   })
@@ -183,12 +193,16 @@ describe('UsageLedger and log rotation', () => {
     await rename(path, `${path}.1`)
     ledger.append(event(2))
     await ledger.flush()
-    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-2'])
-    expect((await readFile(`${path}.1`, 'utf8')).trim().split('\n')).toHaveLength(1)
+    const ids = async (file: string): Promise<string[]> => (await readFile(file, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as UsageEvent).request_id ?? '')
+    expect(await ids(path)).toEqual(['req-2'])
+    expect(await ids(`${path}.1`)).toEqual(['req-1'])
+    // The rotated file still counts.
+    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-2'])
     await unlink(path)
     ledger.append(event(3))
     await ledger.flush()
-    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-3'])
+    expect(await ids(path)).toEqual(['req-3'])
+    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-3'])
     await ledger.close()
   })
 
