@@ -21,7 +21,7 @@ const CHUNK = 1024 * 1024
  * gathered: a corrupted log costs at most one chunk and `maxLine` of memory, never a giant string.
  */
 export async function * scanLines (handle: FileHandle, from: number, to: number, maxLine: number): AsyncGenerator<ScannedLine> {
-  const chunk = Buffer.allocUnsafe(CHUNK)
+  const chunk = Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK, to - from)))
   let carry: Buffer = Buffer.alloc(0)
   /** File offset of carry[0] (or of the next read when there is no carry). */
   let carryStart = from
@@ -29,7 +29,7 @@ export async function * scanLines (handle: FileHandle, from: number, to: number,
   let skipFrom: number | undefined
   let position = from
   while (position < to) {
-    const { bytesRead } = await handle.read(chunk, 0, Math.min(CHUNK, to - position), position)
+    const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, to - position), position)
     if (bytesRead === 0) break
     position += bytesRead
     const data = carry.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([carry, chunk.subarray(0, bytesRead)])

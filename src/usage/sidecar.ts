@@ -49,7 +49,7 @@ export async function writeSidecar (path: string, sidecar: Sidecar): Promise<voi
   length.writeUInt32LE(header.length)
   const parts: Buffer[] = [MAGIC, length, header]
   for (const t of sidecar.tables) {
-    for (const column of [t.hours, t.keys, t.models, t.routes, t.values, t.spanHours, t.spanStarts, t.spanEnds]) {
+    for (const column of [t.periods, t.keys, t.models, t.routes, t.values, t.spanHours, t.spanStarts, t.spanEnds]) {
       parts.push(Buffer.from(column.buffer, column.byteOffset, column.byteLength))
     }
   }
@@ -101,7 +101,7 @@ export async function readSidecar (path: string): Promise<Sidecar | undefined> {
       }
       tables.push({
         rows: file.rows,
-        hours: new Int32Array(take(0)),
+        periods: new Int32Array(take(0)),
         keys: new Uint16Array(take(1)),
         models: new Uint16Array(take(2)),
         routes: new Uint16Array(take(3)),

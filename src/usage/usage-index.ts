@@ -27,7 +27,10 @@ interface IndexedFile {
   indexed: number
   head: string
   headLength: number
+  /** By hour (with the byte ranges of each hour's lines). */
   table: RollupTable
+  /** The same by day, for long windows (kept in memory only: built from `table` at load). */
+  days: RollupTable
 }
 
 /** Which events a raw listing returns. */
@@ -48,6 +51,33 @@ async function headHash (handle: FileHandle, length: number): Promise<string> {
   const buf = Buffer.alloc(length)
   const { bytesRead } = await handle.read(buf, 0, length, 0)
   return createHash('sha256').update(buf.subarray(0, bytesRead)).digest('hex')
+}
+
+const tablesFrom = (table: RollupTable): { table: RollupTable, days: RollupTable } => ({ table, days: table.daily() })
+
+/**
+ * Adds a table's periods [from, to): period by period when that is a small part of what the table
+ * spans, else in one pass over all its rows.
+ */
+function addPeriods (builder: SummaryBuilder, table: RollupTable, from: number, to: number, hoursPer: number): void {
+  const lo = Math.max(from, table.minPeriod)
+  const hi = Math.min(to, table.maxPeriod + 1)
+  if (lo >= hi) return
+  if ((hi - lo) * 2 > table.maxPeriod - table.minPeriod) {
+    builder.addRows(table, undefined, lo, hi, hoursPer)
+    return
+  }
+  for (let period = lo; period < hi; period++) builder.addRows(table, table.rowsOf(period), period, period + 1, hoursPer)
+}
+
+/** The events of one hour in one file, with the offset of each line. */
+async function * readHour (handle: FileHandle, file: IndexedFile, hour: number): AsyncGenerator<UsageEvent & { at: number }> {
+  const span = file.table.spans.get(hour)
+  if (span === undefined) return
+  for await (const line of scanLines(handle, span.start, span.end, MAX_LINE_BYTES)) {
+    const event = line.skipped ? undefined : parseEvent(line.text)
+    if (event !== undefined && eventHour(event)?.hour === hour) yield { ...event, at: line.start }
+  }
 }
 
 /**
@@ -99,7 +129,7 @@ export class UsageIndex {
           indexed: file.indexed,
           head: file.head,
           headLength: file.headLength,
-          table: RollupTable.fromColumns(columns)
+          ...tablesFrom(RollupTable.fromColumns(columns))
         })
       })
       this.#log.debug({ files: this.#files.size }, 'usage index: loaded the saved rollups')
@@ -151,7 +181,10 @@ export class UsageIndex {
     // Loaded from the sidecar and not looked at since: its head must still be the same file's.
     const unverified = known !== undefined && known.mtimeMs === 0
     if (known !== undefined) {
-      if (known.current && !file.current) known.table.freeze()
+      if (known.current && !file.current) {
+        known.table.freeze()
+        known.days.freeze()
+      }
       known.path = file.path
       known.current = file.current
       known.mtimeMs = file.mtimeMs
@@ -169,7 +202,7 @@ export class UsageIndex {
         known = undefined
       }
       if (known === undefined) {
-        known = { path: file.path, dev: file.dev, ino: file.ino, mtimeMs: file.mtimeMs, current: file.current, indexed: 0, head: '', headLength: 0, table: new RollupTable() }
+        known = { path: file.path, dev: file.dev, ino: file.ino, mtimeMs: file.mtimeMs, current: file.current, indexed: 0, head: '', headLength: 0, ...tablesFrom(new RollupTable()) }
         this.#files.set(id, known)
         this.#dirty = true
       }
@@ -198,29 +231,33 @@ export class UsageIndex {
       const at = event === undefined ? undefined : eventHour(event)
       if (event === undefined || at === undefined) continue
       eventValues(event, values)
-      file.table.add(at.hour, dims.key.id(eventKeyName(event)), dims.model.id(event.effective_model), dims.route.id(event.route), values, line)
+      const key = dims.key.id(eventKeyName(event))
+      const model = dims.model.id(event.effective_model)
+      const route = dims.route.id(event.route)
+      file.table.add(at.hour, key, model, route, values, line)
+      file.days.add(Math.floor(at.hour / 24), key, model, route, values)
     }
   }
 
   /** Totals, buckets and breakdowns of events with start <= ts < end that pass the query's filters. */
   async summarize (query: UsageQuery): Promise<UsageSummary> {
     await this.refresh()
-    const builder = new SummaryBuilder(query, this.#dims)
+    const builder = new SummaryBuilder(query, this.#dims, this.#hourRange())
     const startMs = query.start.getTime()
     const endMs = query.end.getTime()
-    // Whole hours come from the rollups; an hour the window cuts is read from the log.
+    // Whole days come from the daily rollups (unless the buckets are hours), the whole hours
+    // around them from the hourly ones, and an hour the window cuts is read from the log.
     const firstWhole = Math.ceil(startMs / HOUR_MS)
     const endWhole = Math.floor(endMs / HOUR_MS)
-    for (const file of this.#files.values()) {
-      const t = file.table
-      for (let row = 0; row < t.rows; row++) {
-        const hour = t.hours[row] ?? 0
-        if (hour < firstWhole || hour >= endWhole) continue
-        const key = t.keys[row] ?? 0
-        const model = t.models[row] ?? 0
-        const route = t.routes[row] ?? 0
-        if (builder.matches(key, model, route)) builder.add(hour, key, model, route, t.values, row * VALUE_COUNT)
-      }
+    const firstDay = Math.ceil(firstWhole / 24)
+    const endDay = Math.floor(endWhole / 24)
+    let hourRanges: Array<[number, number]> = [[firstWhole, endWhole]]
+    if (query.group !== 'hour' && firstDay < endDay) {
+      for (const file of this.#files.values()) addPeriods(builder, file.days, firstDay, endDay, 24)
+      hourRanges = [[firstWhole, firstDay * 24], [endDay * 24, endWhole]]
+    }
+    for (const [from, to] of hourRanges) {
+      for (const file of this.#files.values()) addPeriods(builder, file.table, from, to, 1)
     }
     const partial: Array<[number, number]> = []
     if (firstWhole > endWhole) partial.push([startMs, endMs])
@@ -245,22 +282,25 @@ export class UsageIndex {
     return builder.result()
   }
 
+  /** The first and last hour any file holds events of. */
+  #hourRange (): { min: number, max: number } {
+    let min = Number.POSITIVE_INFINITY
+    let max = Number.NEGATIVE_INFINITY
+    for (const file of this.#files.values()) {
+      min = Math.min(min, file.table.minPeriod)
+      max = Math.max(max, file.table.maxPeriod)
+    }
+    return { min, max }
+  }
+
   /** The events of one hour, read from the byte ranges its lines lie in (every file). */
-  async * #eventsOfHour (hour: number, files: Iterable<IndexedFile> = this.#files.values()): AsyncGenerator<UsageEvent & { at: number }> {
-    for (const file of files) {
-      const span = file.table.spans.get(hour)
-      if (span === undefined) continue
-      let handle: FileHandle
+  async * #eventsOfHour (hour: number): AsyncGenerator<UsageEvent & { at: number }> {
+    for (const file of this.#files.values()) {
+      if (!file.table.spans.has(hour)) continue
+      const handle = await open(file.path, 'r').catch(() => undefined)
+      if (handle === undefined) continue
       try {
-        handle = await open(file.path, 'r')
-      } catch {
-        continue
-      }
-      try {
-        for await (const line of scanLines(handle, span.start, span.end, MAX_LINE_BYTES)) {
-          const event = line.skipped ? undefined : parseEvent(line.text)
-          if (event !== undefined && eventHour(event)?.hour === hour) yield { ...event, at: line.start }
-        }
+        yield * readHour(handle, file, hour)
       } finally {
         await handle.close()
       }
@@ -282,18 +322,25 @@ export class UsageIndex {
       const t = file.table
       const hours = new Set<number>()
       for (let row = 0; row < t.rows; row++) {
-        if (builder.matches(t.keys[row] ?? 0, t.models[row] ?? 0, t.routes[row] ?? 0)) hours.add(t.hours[row] ?? 0)
+        if (builder.matches(t.keys[row] ?? 0, t.models[row] ?? 0, t.routes[row] ?? 0)) hours.add(t.periods[row] ?? 0)
       }
       // Newest hours first; within the file, events in the order they were written.
       const ordered = [...hours].sort((a, b) => (t.spans.get(b)?.end ?? 0) - (t.spans.get(a)?.end ?? 0))
-      for (const hour of ordered) {
-        const events: Array<UsageEvent & { at: number }> = []
-        for await (const event of this.#eventsOfHour(hour, [file])) if (matchesEvent(event, filter)) events.push(event)
-        events.sort((a, b) => b.at - a.at)
-        for (const { at: _at, ...event } of events) {
-          found.push(event)
-          if (found.length >= limit) return found.reverse()
+      if (ordered.length === 0) continue
+      const handle = await open(file.path, 'r').catch(() => undefined)
+      if (handle === undefined) continue
+      try {
+        for (const hour of ordered) {
+          const events: Array<UsageEvent & { at: number }> = []
+          for await (const event of readHour(handle, file, hour)) if (matchesEvent(event, filter)) events.push(event)
+          events.sort((a, b) => b.at - a.at)
+          for (const { at: _at, ...event } of events) {
+            found.push(event)
+            if (found.length >= limit) return found.reverse()
+          }
         }
+      } finally {
+        await handle.close()
       }
     }
     return found.reverse()
