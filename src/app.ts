@@ -23,6 +23,7 @@ import metricsRoutes from '../routes/metrics.js'
 import chatCompletionsRoutes from '../routes/v1/chat-completions.js'
 import modelsRoutes from '../routes/v1/models.js'
 import responsesRoutes from '../routes/v1/responses.js'
+import statusRoutes from '../routes/v1/status.js'
 import usageRoutes from '../routes/v1/usage.js'
 
 export interface AppOptions {
@@ -64,6 +65,7 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
       await api.register(chatCompletionsRoutes)
       await api.register(responsesRoutes)
       await api.register(usageRoutes)
+      await api.register(statusRoutes)
     }, { prefix })
   }
 }

@@ -250,3 +250,40 @@ describe('UsageLedger and log rotation', () => {
     expect(usageLogProblem(join(dir, 'missing.ndjson'))).toBeUndefined()
   })
 })
+
+describe('UsageLedger rotating the log itself', () => {
+  const lines = async (file: string): Promise<string[]> => (await readFile(file, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as UsageEvent).request_id ?? '')
+
+  it('daily: the first event of a new UTC day starts a new file; the old one is named by its day', async () => {
+    const path = join(dir, 'usage.ndjson')
+    const ledger = new UsageLedger(path, fakeLogger().log, { maxBytes: 0, daily: true })
+    ledger.append(event(1, '2025-01-01T10:00:00.000Z'))
+    ledger.append(event(2, '2025-01-01T23:59:59.999Z'))
+    ledger.append(event(3, '2025-01-02T00:00:00.000Z'))
+    ledger.append(event(4, '2025-01-03T08:00:00.000Z'))
+    await ledger.flush()
+    expect(await lines(`${path}.2025-01-01`)).toEqual(['req-1', 'req-2'])
+    expect(await lines(`${path}.2025-01-02`)).toEqual(['req-3'])
+    expect(await lines(path)).toEqual(['req-4'])
+    const summary = await ledger.summarize(new Date('2025-01-01T00:00:00Z'), new Date('2025-01-04T00:00:00Z'), 'day')
+    expect(summary).toMatchObject({ total_requests: 4, prompt_tokens_est: 10 })
+    expect(summary.buckets?.map((b) => b.requests)).toEqual([2, 1, 1])
+    await ledger.close()
+  })
+
+  it('by size: never past the limit, and a name that is taken gets a suffix', async () => {
+    const path = join(dir, 'usage.ndjson')
+    const one = Buffer.byteLength(`${JSON.stringify(event(1))}\n`)
+    const ledger = new UsageLedger(path, fakeLogger().log, { maxBytes: 2 * one + 10, daily: false })
+    for (let i = 1; i <= 9; i++) ledger.append(event(i))
+    await ledger.flush()
+    const { readdir } = await import('node:fs/promises')
+    const rotated = (await readdir(dir)).filter((n) => n !== 'usage.ndjson' && !n.endsWith('.index')).sort()
+    expect(rotated.length).toBe(4)
+    for (const name of rotated) expect(name).toMatch(/^usage\.ndjson\.\d{8}T\d{6}Z(-\d+)?$/)
+    const all = [...(await Promise.all(rotated.map(async (n) => await lines(join(dir, n))))).flat(), ...await lines(path)]
+    expect(all.sort()).toEqual(Array.from({ length: 9 }, (_, i) => `req-${i + 1}`).sort())
+    expect((await ledger.tail(100)).map((e) => e.request_id)).toEqual(Array.from({ length: 9 }, (_, i) => `req-${i + 1}`))
+    await ledger.close()
+  })
+})
