@@ -18,6 +18,9 @@ interface Dashboard {
   templating: { list: Array<{ name: string, type: string, query?: unknown }> }
 }
 
+// Grafana's variable syntax, not a template string.
+// eslint-disable-next-line no-template-curly-in-string
+const DATASOURCE_UID = '${datasource}'
 const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, 'deploy/grafana/codex-api-dashboard.json'), 'utf8')) as Dashboard
 const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr))
 
@@ -49,8 +52,8 @@ describe('the Grafana dashboard', () => {
     const source = dashboard.templating.list.find((v) => v.type === 'datasource')
     expect(source).toMatchObject({ name: 'datasource', query: 'prometheus' })
     for (const p of dashboard.panels) {
-      expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: '${datasource}' })
-      for (const t of p.targets ?? []) expect(t.datasource?.uid, p.title).toBe('${datasource}')
+      expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: DATASOURCE_UID })
+      for (const t of p.targets ?? []) expect(t.datasource?.uid, p.title).toBe(DATASOURCE_UID)
     }
   })
 

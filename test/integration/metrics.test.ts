@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { AUTH, buildTestApp } from '../helpers/build-test-app.js'
 import { expectEnvelope } from '../helpers/http.js'
-import { parsePrometheus, value } from '../helpers/prometheus.js'
+import { parsePrometheus, value, type Sample } from '../helpers/prometheus.js'
 
 // /metrics is Prometheus text exposition, behind the key unless configured public, and its
 // series move when requests are served. Requests carry an x-request-id, accepted and echoed.
