@@ -20,6 +20,7 @@ import turnsPlugin from '../plugins/turns.js'
 import usagePlugin from '../plugins/usage.js'
 import healthRoutes from '../routes/health.js'
 import metricsRoutes from '../routes/metrics.js'
+import uiRoutes from '../routes/ui.js'
 import chatCompletionsRoutes from '../routes/v1/chat-completions.js'
 import modelsRoutes from '../routes/v1/models.js'
 import responsesRoutes from '../routes/v1/responses.js'
@@ -51,6 +52,7 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
   await app.register(responseStorePlugin)
 
   await app.register(healthRoutes)
+  await app.register(uiRoutes)
   await app.register(async (scope) => {
     await scope.register(authPlugin, { public: opts.config.PROXY_METRICS_PUBLIC })
     await scope.register(metricsRoutes)
