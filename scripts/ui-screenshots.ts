@@ -8,6 +8,9 @@ import { launchBrowser } from '../test/helpers/browser.js'
 import { REPO_ROOT } from '../test/helpers/paths.js'
 import { syntheticEvents } from '../test/helpers/usage-log.js'
 
+// The waitForFunction callback runs in the page (the project's TypeScript has no DOM library).
+declare const window: { dashboard?: { updates: number } }
+
 const ALICE = 'alice-screenshot-key-0123456789'
 const app = await startTestApp({ listen: true, env: { PROXY_API_KEYS: `alice=${ALICE}` } })
 const browser = await launchBrowser({ width: 1280, height: 1000 })
@@ -18,7 +21,7 @@ try {
   for (const [key, file] of [[TEST_KEY, 'dashboard.png'], [ALICE, 'dashboard-own-key.png']] as const) {
     const page = await browser.context.newPage()
     await page.goto(`${baseUrl(app.app)}/ui#key=${key}`)
-    await page.waitForFunction(() => ((window as unknown as { dashboard?: { updates: number } }).dashboard?.updates ?? 0) > 0)
+    await page.waitForFunction(() => (window.dashboard?.updates ?? 0) > 0)
     // The page down to the first rows of the recent requests.
     await page.screenshot({ path: join(REPO_ROOT, 'docs', file), clip: { x: 0, y: 0, width: 1280, height: 1000 } })
     process.stdout.write(`docs/${file}\n`)

@@ -26,6 +26,15 @@ interface PageState {
   updates: number
 }
 
+// The callbacks given to page.evaluate/waitForFunction run in the page, which has these (the
+// project's TypeScript has no DOM library: it is a server).
+declare const window: { dashboard?: PageState }
+declare const document: {
+  addEventListener: (type: 'securitypolicyviolation', listener: (e: { violatedDirective: string, blockedURI: string }) => void) => void
+  querySelector: (selector: string) => { textContent: string | null } | null
+}
+declare const sessionStorage: { length: number } & Record<string, string>
+
 const run = hasChromium() || process.env.CI === 'true'
 
 describe.skipIf(!run)('the dashboard at /ui, in Chromium', () => {
@@ -59,9 +68,9 @@ describe.skipIf(!run)('the dashboard at /ui, in Chromium', () => {
     return { page, requests, problems }
   }
 
-  const pageState = async (page: Page): Promise<PageState> => await page.evaluate(() => (window as unknown as { dashboard: PageState }).dashboard)
+  const pageState = async (page: Page): Promise<PageState> => await page.evaluate(() => window.dashboard as PageState)
   const updated = async (page: Page, after = 0): Promise<void> => {
-    await page.waitForFunction((n) => ((window as unknown as { dashboard?: PageState }).dashboard?.updates ?? 0) > n, after, { timeout: 15_000 })
+    await page.waitForFunction((n) => (window.dashboard?.updates ?? 0) > n, after, { timeout: 15_000 })
   }
   const usage = async (key: string, query: string): Promise<UsageSummary> => {
     const res = await fetch(`${base}/v1/usage?${query}`, { headers: { authorization: `Bearer ${key}` } })
@@ -159,7 +168,7 @@ describe.skipIf(!run)('the dashboard at /ui, in Chromium', () => {
       body: JSON.stringify({ model: 'codex-5', messages: [{ role: 'user', content: 'fresh request' }] })
     })
     expect(res.status).toBe(200)
-    await page.waitForFunction((n) => (window as unknown as { dashboard: PageState }).dashboard.summary.total_requests === n, EVENTS.length + 1, { timeout: 15_000 })
+    await page.waitForFunction((n) => window.dashboard?.summary.total_requests === n, EVENTS.length + 1, { timeout: 15_000 })
     expect(await page.locator('#recent tbody tr').first().textContent()).toContain('alice/v1/chat/completions')
     expect(loads).toBe(0)
     await page.close()
