@@ -1,5 +1,5 @@
 /** Sections in the order they run. */
-export const SECTIONS = ['ttft', 'load', 'memory', 'sse', 'turns', 'soak'] as const
+export const SECTIONS = ['ttft', 'load', 'memory', 'sse', 'turns', 'soak', 'usage'] as const
 export type SectionId = typeof SECTIONS[number]
 
 /** Sizes of one run. `full` keeps the whole run under ~10 minutes on 2 cores; `quick` about a minute. */
@@ -11,6 +11,8 @@ export interface Profile {
   sse: { streams: number, durationMs: number, deltaMs: number, keepaliveMs: number, rampBatch: number, rampEveryMs: number, protoStreams: number, protoDelayMs: number }
   turns: { counts: number[], slowDelayMs: number }
   soak: { requests: number, every: number }
+  /** /v1/usage over a synthetic log of `events` spread over `days`; each query `repeats` times. */
+  usage: { events: number, days: number, repeats: number }
 }
 
 export const FULL: Profile = {
@@ -20,7 +22,8 @@ export const FULL: Profile = {
   memory: { requests: 1000, every: 100 },
   sse: { streams: 1000, durationMs: 15_000, deltaMs: 2000, keepaliveMs: 1000, rampBatch: 100, rampEveryMs: 100, protoStreams: 50, protoDelayMs: 3000 },
   turns: { counts: [16, 32, 64], slowDelayMs: 100 },
-  soak: { requests: 5000, every: 500 }
+  soak: { requests: 5000, every: 500 },
+  usage: { events: 1_000_000, days: 365, repeats: 50 }
 }
 
 export const QUICK: Profile = {
@@ -30,7 +33,8 @@ export const QUICK: Profile = {
   memory: { requests: 150, every: 50 },
   sse: { streams: 200, durationMs: 3000, deltaMs: 1000, keepaliveMs: 1000, rampBatch: 100, rampEveryMs: 100, protoStreams: 8, protoDelayMs: 750 },
   turns: { counts: [8, 16], slowDelayMs: 25 },
-  soak: { requests: 200, every: 50 }
+  soak: { requests: 200, every: 50 },
+  usage: { events: 50_000, days: 30, repeats: 10 }
 }
 
 export interface Options {

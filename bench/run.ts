@@ -13,6 +13,7 @@ import { soakSection } from './soak.js'
 import { sseSection } from './sse.js'
 import { ttftSection } from './ttft.js'
 import { turnsSection } from './turns.js'
+import { usageSection } from './usage.js'
 
 const log = (line: string): void => { process.stderr.write(`[bench] ${line}\n`) }
 
@@ -35,6 +36,7 @@ function runSection (id: SectionId, lab: Lab, opts: Options): Promise<SectionRes
     case 'sse': return sseSection(lab, p.sse)
     case 'turns': return turnsSection(lab, p.turns)
     case 'soak': return soakSection(lab, p.soak)
+    case 'usage': return usageSection(lab, p.usage)
   }
 }
 

@@ -320,17 +320,16 @@ export class UsageIndex {
     const newestFirst = [...this.#files.values()].sort((a, b) => Number(b.current) - Number(a.current) || b.mtimeMs - a.mtimeMs)
     for (const file of newestFirst) {
       const t = file.table
-      const hours = new Set<number>()
-      for (let row = 0; row < t.rows; row++) {
-        if (builder.matches(t.keys[row] ?? 0, t.models[row] ?? 0, t.routes[row] ?? 0)) hours.add(t.periods[row] ?? 0)
+      // Newest hours first, only those whose rows hold a matching event; within an hour, events
+      // in the order they were written.
+      const hasMatch = (hour: number): boolean => t.rowsOf(hour).some((row) => builder.matches(t.keys[row] ?? 0, t.models[row] ?? 0, t.routes[row] ?? 0))
+      const ordered = function * (): Generator<number> {
+        for (let hour = t.maxPeriod; hour >= t.minPeriod; hour--) if (hasMatch(hour)) yield hour
       }
-      // Newest hours first; within the file, events in the order they were written.
-      const ordered = [...hours].sort((a, b) => (t.spans.get(b)?.end ?? 0) - (t.spans.get(a)?.end ?? 0))
-      if (ordered.length === 0) continue
       const handle = await open(file.path, 'r').catch(() => undefined)
       if (handle === undefined) continue
       try {
-        for (const hour of ordered) {
+        for (const hour of ordered()) {
           const events: Array<UsageEvent & { at: number }> = []
           for await (const event of readHour(handle, file, hour)) if (matchesEvent(event, filter)) events.push(event)
           events.sort((a, b) => b.at - a.at)
