@@ -1,7 +1,7 @@
 import type { Dimension, Dimensions } from './dimensions.js'
 import type { RollupTable } from './rollup-table.js'
 import type { UsageBucket, UsageBy, UsageGroup, UsageRow, UsageScope, UsageSummary } from './summary-schema.js'
-import { HOUR_MS, USAGE_VALUES, VALUE_COUNT } from './usage-values.js'
+import { HOUR_MS, VALUE_COUNT } from './usage-values.js'
 
 export interface UsageQuery {
   /** Inclusive. */
@@ -34,11 +34,20 @@ function idFilter (dimension: Dimension, names: readonly string[] | undefined): 
 /** Buckets × breakdown values × sums above which the per-bucket breakdown is kept sparse. */
 const DENSE_LIMIT = 4_000_000
 
-const rowOf = (sums: Float64Array, at: number): Omit<UsageRow, 'name'> => {
-  const out: Record<string, number> = {}
-  for (let i = 0; i < VALUE_COUNT; i++) out[USAGE_VALUES[i] ?? ''] = Math.round(sums[at + i] ?? 0)
-  return out as Omit<UsageRow, 'name'>
-}
+const whole = (sums: Float64Array, i: number): number => Math.round(sums[i] ?? 0)
+
+/** One row's sums as response fields, in USAGE_VALUES order (an object literal: one shape for all rows). */
+const rowOf = (s: Float64Array, at: number): Omit<UsageRow, 'name'> => ({
+  requests: whole(s, at),
+  prompt_tokens_est: whole(s, at + 1),
+  completion_tokens_est: whole(s, at + 2),
+  total_tokens_est: whole(s, at + 3),
+  cached_tokens: whole(s, at + 4),
+  reasoning_tokens: whole(s, at + 5),
+  error_requests: whole(s, at + 6),
+  estimated_requests: whole(s, at + 7),
+  total_duration_ms: whole(s, at + 8)
+})
 
 /**
  * Sums rollup rows and single events (the partial hours at a window's edges) into the response

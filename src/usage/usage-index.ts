@@ -5,7 +5,7 @@ import { newDimensions, type Dimensions } from './dimensions.js'
 import { eventKeyName, parseEvent } from './event-line.js'
 import type { UsageEvent } from './ledger.js'
 import { logFiles, type LogFile } from './log-files.js'
-import { scanLines } from './line-scanner.js'
+import { scanLineBatches, scanLines } from './line-scanner.js'
 import { RollupTable } from './rollup-table.js'
 import { readSidecar, writeSidecar, type SidecarFile } from './sidecar.js'
 import { SummaryBuilder, type UsageQuery } from './summary-builder.js'
@@ -221,21 +221,24 @@ export class UsageIndex {
   async #fold (handle: FileHandle, file: IndexedFile, size: number): Promise<void> {
     const values = new Float64Array(VALUE_COUNT)
     const dims = this.#dims
-    for await (const line of scanLines(handle, file.indexed, size, MAX_LINE_BYTES)) {
-      const event = line.skipped ? undefined : parseEvent(line.text)
-      // An unfinished last line waits for its newline (it may still be being written).
-      if (!line.complete && event === undefined) break
-      file.indexed = line.end
-      this.#dirty = true
-      if (line.skipped) this.#log.warn({ path: file.path, bytes: line.end - line.start }, 'usage log: skipped a line longer than any event')
-      const at = event === undefined ? undefined : eventHour(event)
-      if (event === undefined || at === undefined) continue
-      eventValues(event, values)
-      const key = dims.key.id(eventKeyName(event))
-      const model = dims.model.id(event.effective_model)
-      const route = dims.route.id(event.route)
-      file.table.add(at.hour, key, model, route, values, line)
-      file.days.add(Math.floor(at.hour / 24), key, model, route, values)
+    for await (const batch of scanLineBatches(handle, file.indexed, size, MAX_LINE_BYTES)) {
+      for (const line of batch) {
+        const event = line.skipped ? undefined : parseEvent(line.text)
+        // An unfinished last line (always the last of the last batch) waits for its newline: it
+        // may still be being written.
+        if (!line.complete && event === undefined) break
+        file.indexed = line.end
+        this.#dirty = true
+        if (line.skipped) this.#log.warn({ path: file.path, bytes: line.end - line.start }, 'usage log: skipped a line longer than any event')
+        const at = event === undefined ? undefined : eventHour(event)
+        if (event === undefined || at === undefined) continue
+        eventValues(event, values)
+        const key = dims.key.id(eventKeyName(event))
+        const model = dims.model.id(event.effective_model)
+        const route = dims.route.id(event.route)
+        file.table.add(at.hour, key, model, route, values, line)
+        file.days.add(Math.floor(at.hour / 24), key, model, route, values)
+      }
     }
   }
 

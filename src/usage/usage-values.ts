@@ -18,7 +18,6 @@ export const USAGE_VALUES = [
   'estimated_requests',
   'total_duration_ms'
 ] as const
-export type UsageValueName = typeof USAGE_VALUES[number]
 export const VALUE_COUNT = USAGE_VALUES.length
 
 const count = (value: unknown): number => {
