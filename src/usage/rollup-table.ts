@@ -88,15 +88,19 @@ export class RollupTable {
     if (period > this.maxPeriod) this.maxPeriod = period
   }
 
+  /**
+   * A copy of the columns, taken at once: the table may go on growing while the copy is being
+   * written, and the sidecar must hold exactly what its `indexed` offset says.
+   */
   columns (): RollupColumns {
     const hours = [...this.spans.keys()]
     return {
       rows: this.rows,
-      periods: this.periods.subarray(0, this.rows),
-      keys: this.keys.subarray(0, this.rows),
-      models: this.models.subarray(0, this.rows),
-      routes: this.routes.subarray(0, this.rows),
-      values: this.values.subarray(0, this.rows * VALUE_COUNT),
+      periods: this.periods.slice(0, this.rows),
+      keys: this.keys.slice(0, this.rows),
+      models: this.models.slice(0, this.rows),
+      routes: this.routes.slice(0, this.rows),
+      values: this.values.slice(0, this.rows * VALUE_COUNT),
       spanHours: Int32Array.from(hours),
       spanStarts: Float64Array.from(hours, (h) => this.spans.get(h)?.start ?? 0),
       spanEnds: Float64Array.from(hours, (h) => this.spans.get(h)?.end ?? 0)

@@ -81,8 +81,8 @@ async function * readHour (handle: FileHandle, file: IndexedFile, hour: number):
 }
 
 /**
- * Hourly rollups of the usage log and its rotated files, so `/v1/usage` answers from a few
- * hundred thousand rows instead of reading every line. The log stays the source of truth: each
+ * Hourly and daily rollups of the usage log and its rotated files, so `/v1/usage` answers from a
+ * few ten thousand rows instead of reading every line. The log stays the source of truth: each
  * query first folds in whatever was appended since (by byte offset, only whole lines: a torn or
  * unfinished last line waits), a file that shrank or whose head changed is re-read, a file that
  * is gone no longer counts, and a rotated file keeps its rollup (it is the same inode under a new
@@ -100,6 +100,7 @@ export class UsageIndex {
   #again = false
   #loaded: Promise<void> | undefined
   #dirty = false
+  #saving: Promise<void> = Promise.resolve()
 
   /** Resolves once the writer's queued appends are in the file (the ledger's flush). */
   readonly #flush: () => Promise<void>
@@ -350,6 +351,13 @@ export class UsageIndex {
 
   /** Saves the rollups beside the log when they changed; a failure is logged, never thrown. */
   async save (): Promise<void> {
+    // One save at a time (the timer's and the one at close share the temporary file's name).
+    const saving = this.#saving.then(async () => { await this.#save() })
+    this.#saving = saving.catch(() => {})
+    await saving
+  }
+
+  async #save (): Promise<void> {
     if (!this.#dirty || this.#loaded === undefined) return
     await this.refresh()
     this.#dirty = false

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startMockUpstream, type MockUpstream } from '../fixtures/mock-upstream.mjs'
 import { TEST_KEY } from '../helpers/build-test-app.js'
+import { freePort } from '../helpers/free-port.js'
 import { REPO_ROOT } from '../helpers/paths.js'
 import { makeCodexHome, type CodexHome } from '../helpers/codex-home.js'
 import { waitFor } from '../helpers/wait.js'
@@ -30,14 +31,6 @@ afterAll(async () => {
   await upstream.close()
   await home.cleanup()
 })
-
-async function freePort (): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const { port } = srv.address() as { port: number }
-  await new Promise((resolve) => srv.close(resolve))
-  return port
-}
 
 /** Every process below `root` (children, their children, …), from /proc. */
 function descendants (root: number): number[] {

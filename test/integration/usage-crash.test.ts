@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFile, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { UsageEvent } from '../../src/usage/ledger.js'
 import { TEST_KEY } from '../helpers/build-test-app.js'
+import { freePort } from '../helpers/free-port.js'
 import { REPO_ROOT, shimPath } from '../helpers/paths.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -25,14 +25,6 @@ afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
 
 const AUTH = { authorization: `Bearer ${TEST_KEY}` }
 const logPath = (): string => join(dir, 'usage.ndjson')
-
-async function freePort (): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const { port } = srv.address() as { port: number }
-  await new Promise((resolve) => srv.close(resolve))
-  return port
-}
 
 async function start (env: Record<string, string> = {}): Promise<{ base: string, proc: ChildProcess }> {
   const port = await freePort()
@@ -124,7 +116,7 @@ describe('a server killed mid-write loses nothing the log holds', () => {
     expect(seen.raw.at(-1)?.request_id).toBe((await logged()).at(-1)?.request_id)
     const text = await readFile(logPath(), 'utf8')
     expect(text.split('\n').filter((l) => l.startsWith('{"ts":"2026-01-01T00:00:00.000Z","route":"/v1/chat/comp'))).toEqual(['{"ts":"2026-01-01T00:00:00.000Z","route":"/v1/chat/comp'])
-  })
+  }, 120_000) // three real server starts (tsx) on a busy 2-core machine
 })
 
 describe('log rotation by size, through the real server', () => {
@@ -140,5 +132,5 @@ describe('log rotation by size, through the real server', () => {
     const seen = await usage(s.base)
     expect(seen.total).toBe(12)
     expect(seen.raw.map((e) => e.request_id)).toEqual((await logged()).sort((a, b) => a.ts.localeCompare(b.ts)).map((e) => e.request_id))
-  })
+  }, 60_000)
 })

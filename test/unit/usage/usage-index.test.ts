@@ -6,7 +6,8 @@ import type { UsageEvent } from '../../../src/usage/ledger.js'
 import type { UsageQuery } from '../../../src/usage/summary-builder.js'
 import type { UsageSummary } from '../../../src/usage/summary-schema.js'
 import { UsageIndex } from '../../../src/usage/usage-index.js'
-import { referenceSummary, seeded, syntheticEvents, writeUsageLog } from '../../helpers/usage-log.js'
+import { seeded } from '../../helpers/seeded.js'
+import { referenceSummary, syntheticEvents, writeUsageLog } from '../../helpers/usage-log.js'
 import { fakeLogger } from '../support.js'
 
 let dir: string
@@ -171,5 +172,20 @@ describe('UsageIndex saved beside the log', () => {
     const other = events(500, 11)
     await writeUsageLog(path, other)
     expectMatches(await new UsageIndex(path, fakeLogger().log).summarize(q), other, q)
+  })
+
+  it('saves taken while the log grows (and at once) never count an event twice', async () => {
+    const path = join(dir, 'usage.ndjson')
+    const all = events(3000, 12)
+    await writeUsageLog(path, all.slice(0, 1000))
+    const index = new UsageIndex(path, fakeLogger().log)
+    const q = { start: new Date(START), end: new Date(START + 72 * HOUR), group: 'hour' as const, by: 'key' as const }
+    await index.summarize(q)
+    for (let i = 1; i < 3; i++) {
+      const appended = writeUsageLog(path, all.slice(i * 1000, (i + 1) * 1000), 'a')
+      await Promise.all([index.save(), index.save(), index.summarize(q), appended])
+    }
+    await index.save()
+    expectMatches(await new UsageIndex(path, fakeLogger().log).summarize(q), all, q)
   })
 })
