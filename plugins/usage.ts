@@ -39,7 +39,9 @@ const usagePlugin: FastifyPluginAsync = async (fastify) => {
   // A usage query inside a turn ("usage today") knows only the request id: tell it whose it is.
   ledger.viewers.required = true
   fastify.addHook('preHandler', async (request) => {
-    if (request.apiKeyName !== null) ledger.viewers.set(request.id, viewerFor(request.apiKeyName, admins))
+    // Unset on the routes outside the authenticated scopes (/healthz, /ui).
+    const name: unknown = request.apiKeyName
+    if (typeof name === 'string') ledger.viewers.set(request.id, viewerFor(name, admins))
   })
   fastify.addHook('onResponse', async (request) => { ledger.viewers.delete(request.id) })
 
