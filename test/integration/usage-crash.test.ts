@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { appendFile, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,7 +6,7 @@ import { request } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { UsageEvent } from '../../src/usage/ledger.js'
 import { TEST_KEY } from '../helpers/build-test-app.js'
-import { freePort } from '../helpers/free-port.js'
+import { startServerProcess } from '../helpers/server-process.js'
 import { REPO_ROOT, shimPath } from '../helpers/paths.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -27,28 +27,18 @@ const AUTH = { authorization: `Bearer ${TEST_KEY}` }
 const logPath = (): string => join(dir, 'usage.ndjson')
 
 async function start (env: Record<string, string> = {}): Promise<{ base: string, proc: ChildProcess }> {
-  const port = await freePort()
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      CODEX_BACKEND: 'proto',
-      CODEX_BIN: shimPath(),
-      CODEX_HOME: join(REPO_ROOT, '.codev'),
-      PROXY_API_KEY: TEST_KEY,
-      PROXY_CODEX_WORKDIR: join(dir, 'work'),
-      TOKEN_LOG_PATH: logPath(),
-      LOG_LEVEL: 'silent',
-      ...env
-    },
-    stdio: 'ignore'
+  const started = await startServerProcess({
+    CODEX_BACKEND: 'proto',
+    CODEX_BIN: shimPath(),
+    CODEX_HOME: join(REPO_ROOT, '.codev'),
+    PROXY_API_KEY: TEST_KEY,
+    PROXY_CODEX_WORKDIR: join(dir, 'work'),
+    TOKEN_LOG_PATH: logPath(),
+    LOG_LEVEL: 'silent',
+    ...env
   })
-  server = proc
-  const base = `http://127.0.0.1:${port}`
-  await waitFor(async () => await request(`${base}/readyz`).then((r) => r.statusCode === 200, () => false), 30_000, 'the server to be ready')
-  return { base, proc }
+  server = started.proc
+  return started
 }
 
 async function chat (base: string, text: string): Promise<number> {
