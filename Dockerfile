@@ -43,6 +43,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
 COPY --from=build /app/dist ./dist
+# The dashboard (/ui): its page, script and styles; the chart library comes from node_modules.
+COPY ui ./ui
 COPY scripts/launch.mjs scripts/launch-lib.mjs ./scripts/
 # Seed files: the launcher copies them into CODEX_HOME when it has none (never overwrites).
 COPY .codev/config.toml ./seed/

@@ -1,5 +1,5 @@
 /** Sections in the order they run. */
-export const SECTIONS = ['ttft', 'load', 'memory', 'sse', 'turns', 'soak', 'affinity'] as const
+export const SECTIONS = ['ttft', 'load', 'memory', 'sse', 'turns', 'soak', 'affinity', 'usage'] as const
 export type SectionId = typeof SECTIONS[number]
 
 /** Sizes of one run. `full` keeps the whole run under ~10 minutes on 2 cores; `quick` about a minute. */
@@ -12,6 +12,8 @@ export interface Profile {
   turns: { counts: number[], slowDelayMs: number }
   soak: { requests: number, every: number }
   affinity: { conversations: number, rounds: number, historyKb: number, held: number, heldEvery: number, cap: number }
+  /** /v1/usage over a synthetic log of `events` spread over `days`; each query `repeats` times. */
+  usage: { events: number, days: number, repeats: number }
 }
 
 export const FULL: Profile = {
@@ -22,7 +24,8 @@ export const FULL: Profile = {
   sse: { streams: 1000, durationMs: 15_000, deltaMs: 2000, keepaliveMs: 1000, rampBatch: 100, rampEveryMs: 100, protoStreams: 50, protoDelayMs: 3000 },
   turns: { counts: [16, 32, 64], slowDelayMs: 100 },
   soak: { requests: 5000, every: 500 },
-  affinity: { conversations: 6, rounds: 10, historyKb: 30, held: 1000, heldEvery: 100, cap: 200 }
+  affinity: { conversations: 6, rounds: 10, historyKb: 30, held: 1000, heldEvery: 100, cap: 200 },
+  usage: { events: 1_000_000, days: 365, repeats: 50 }
 }
 
 export const QUICK: Profile = {
@@ -33,7 +36,8 @@ export const QUICK: Profile = {
   sse: { streams: 200, durationMs: 3000, deltaMs: 1000, keepaliveMs: 1000, rampBatch: 100, rampEveryMs: 100, protoStreams: 8, protoDelayMs: 750 },
   turns: { counts: [8, 16], slowDelayMs: 25 },
   soak: { requests: 200, every: 50 },
-  affinity: { conversations: 2, rounds: 10, historyKb: 30, held: 120, heldEvery: 30, cap: 40 }
+  affinity: { conversations: 2, rounds: 10, historyKb: 30, held: 120, heldEvery: 30, cap: 40 },
+  usage: { events: 50_000, days: 30, repeats: 10 }
 }
 
 export interface Options {

@@ -14,6 +14,7 @@ import { soakSection } from './soak.js'
 import { sseSection } from './sse.js'
 import { ttftSection } from './ttft.js'
 import { turnsSection } from './turns.js'
+import { usageSection } from './usage.js'
 
 const log = (line: string): void => { process.stderr.write(`[bench] ${line}\n`) }
 
@@ -37,6 +38,7 @@ function runSection (id: SectionId, lab: Lab, opts: Options): Promise<SectionRes
     case 'turns': return turnsSection(lab, p.turns)
     case 'soak': return soakSection(lab, p.soak)
     case 'affinity': return affinitySection(lab, p.affinity)
+    case 'usage': return usageSection(lab, p.usage)
   }
 }
 

@@ -1,3 +1,5 @@
+import { seeded } from '../test/helpers/seeded.js'
+
 /** Summary statistics of latency samples (milliseconds). */
 export interface Summary {
   n: number
@@ -49,25 +51,13 @@ export function mb (kb: number | undefined): string {
   return kb === undefined || !Number.isFinite(kb) ? '–' : (kb / 1024).toFixed(1)
 }
 
-/** A small seeded PRNG (mulberry32), so that a report's confidence intervals are reproducible. */
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /**
  * 95 % bootstrap confidence interval of the median: on a shared machine, a difference of a few
  * ms between two medians means little without knowing how much resampling moves it.
  */
 export function medianCI (samples: readonly number[], iterations = 2000, seed = 42): [number, number] {
   if (samples.length === 0) return [Number.NaN, Number.NaN]
-  const random = mulberry32(seed)
+  const random = seeded(seed)
   const medians: number[] = []
   const resample: number[] = new Array<number>(samples.length)
   for (let i = 0; i < iterations; i++) {

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { KeyLabels } from '../src/metric-labels.js'
 import type { TurnOutcome } from '../src/turns/run-turn.js'
 import type { UsageEvent } from '../src/usage/ledger.js'
 
@@ -14,16 +15,22 @@ declare module 'fastify' {
   }
 }
 
+/** At most this many key names appear as `key` label values; the rest are `other`. */
+const MAX_KEY_LABELS = 50
+
 /**
- * Prometheus metrics (one registry per app, so tests can build many): HTTP requests and latency
- * by route, time to first token, active streams, queued requests, workers and their restarts,
- * tokens. Gauges are read from their owners at scrape time, never kept in step by hand.
+ * Prometheus metrics (one registry per app, so tests can build many): HTTP requests by route and
+ * key name and latency by route, time to first token, active streams, queued requests, workers
+ * and their restarts, tokens by route, key name and kind. Gauges are read from their owners at
+ * scrape time, never kept in step by hand. Key names come from the configured keys and are
+ * capped (KeyLabels); the key itself is never a label.
  */
 const metricsPlugin: FastifyPluginAsync = async (fastify) => {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'codex_api_' })
 
-  const requests = new Counter({ name: 'codex_api_http_requests_total', help: 'HTTP requests by route, method and status.', labelNames: ['route', 'method', 'status'], registers: [registry] })
+  const keyLabels = new KeyLabels(MAX_KEY_LABELS, (name) => fastify.apiKeys.names().includes(name))
+  const requests = new Counter({ name: 'codex_api_http_requests_total', help: 'HTTP requests by route, method, status and API key name (none: no valid key; other: past the cap).', labelNames: ['route', 'method', 'status', 'key'], registers: [registry] })
   const latency = new Histogram({
     name: 'codex_api_http_request_duration_seconds',
     help: 'HTTP request duration (for streams: until the stream ends).',
@@ -45,7 +52,12 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
     labelNames: ['dialect', 'result', 'reason'],
     registers: [registry]
   })
-  const tokens = new Counter({ name: 'codex_api_tokens_total', help: 'Tokens by API dialect, kind and source (codex: reported by Codex; estimate: counted with the o200k tokenizer).', labelNames: ['dialect', 'kind', 'source'], registers: [registry] })
+  const tokens = new Counter({
+    name: 'codex_api_tokens_total',
+    help: 'Tokens by API dialect, route, API key name, kind (prompt and completion; cached is part of prompt, reasoning part of completion) and source (codex: reported by Codex; estimate: counted with the o200k tokenizer).',
+    labelNames: ['dialect', 'route', 'key', 'kind', 'source'],
+    registers: [registry]
+  })
 
   new Gauge({ // eslint-disable-line no-new -- registered through `registers`; read at scrape time
     name: 'codex_api_active_turns',
@@ -102,7 +114,7 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
 
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'
-    requests.inc({ route, method: request.method, status: String(reply.statusCode) })
+    requests.inc({ route, method: request.method, status: String(reply.statusCode), key: keyLabels.of(request.apiKeyName) })
     latency.observe({ route, method: request.method }, reply.elapsedTime / 1000)
   })
 
@@ -115,10 +127,13 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
       const conversation = outcome.conversation
       if (conversation !== undefined) rounds.inc({ dialect, result: conversation.continued ? 'continued' : 'fresh', reason: conversation.reason ?? '' })
       if (outcome.firstTokenMs !== undefined) ttft.observe({ dialect, stream: String(event.stream) }, outcome.firstTokenMs / 1000)
-      tokens.inc({ dialect, kind: 'prompt', source }, event.prompt_tokens_est)
-      tokens.inc({ dialect, kind: 'completion', source }, event.completion_tokens_est)
+      const labels = { dialect, source, route: event.route, key: keyLabels.of(event.key_name) }
+      tokens.inc({ ...labels, kind: 'prompt' }, event.prompt_tokens_est)
+      tokens.inc({ ...labels, kind: 'completion' }, event.completion_tokens_est)
+      tokens.inc({ ...labels, kind: 'cached' }, event.cached_tokens ?? 0)
+      tokens.inc({ ...labels, kind: 'reasoning' }, event.reasoning_tokens ?? 0)
     }
   })
 }
 
-export default fp(metricsPlugin, { name: 'metrics', fastify: '5.x', dependencies: ['admission', 'codex', 'sse'] })
+export default fp(metricsPlugin, { name: 'metrics', fastify: '5.x', dependencies: ['admission', 'codex', 'sse', 'api-keys'] })

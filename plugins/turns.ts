@@ -21,6 +21,7 @@ const turnsPlugin: FastifyPluginAsync = async (fastify) => {
     backend: fastify.codex,
     admission: fastify.admission,
     ledger: fastify.usage,
+    usageAdmins: fastify.usageAdmins,
     observe: (outcome, event) => { fastify.metrics.observeTurn(outcome, event) }
   })
   fastify.decorate('turns', {

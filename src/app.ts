@@ -21,10 +21,12 @@ import turnsPlugin from '../plugins/turns.js'
 import usagePlugin from '../plugins/usage.js'
 import healthRoutes from '../routes/health.js'
 import metricsRoutes from '../routes/metrics.js'
+import uiRoutes from '../routes/ui.js'
 import chatCompletionsRoutes from '../routes/v1/chat-completions.js'
 import modelsRoutes from '../routes/v1/models.js'
 import messagesRoutes from '../routes/v1/messages.js'
 import responsesRoutes from '../routes/v1/responses.js'
+import statusRoutes from '../routes/v1/status.js'
 import usageRoutes from '../routes/v1/usage.js'
 
 export interface AppOptions {
@@ -53,6 +55,7 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
   await app.register(thinkingSignaturesPlugin)
 
   await app.register(healthRoutes)
+  await app.register(uiRoutes)
   await app.register(async (scope) => {
     await scope.register(authPlugin, { public: opts.config.PROXY_METRICS_PUBLIC })
     await scope.register(metricsRoutes)
@@ -68,6 +71,7 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
       await api.register(responsesRoutes)
       await api.register(messagesRoutes)
       await api.register(usageRoutes)
+      await api.register(statusRoutes)
     }, { prefix })
   }
 }

@@ -107,7 +107,11 @@ export const ConfigSchema = Type.Object({
     description: 'Secret that signs the `thinking` blocks of `/v1/messages`, so that a client can send them back and the reasoning is replayed. Set it (the same on every replica) to keep them valid across restarts.'
   })),
 
-  TOKEN_LOG_PATH: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-usage.ndjson'), docDefault: '`$TMPDIR/codex-usage.ndjson`', description: 'NDJSON usage log: one line per request (/v1/usage reads it).' }),
+  TOKEN_LOG_PATH: Type.String({ minLength: 1, default: join(tmpdir(), 'codex-usage.ndjson'), docDefault: '`$TMPDIR/codex-usage.ndjson`', description: 'NDJSON usage log: one line per request (/v1/usage reads it). Hourly rollups are kept beside it in `<path>.index`.' }),
+  TOKEN_LOG_ROTATE: Type.Union([Type.Literal('none'), Type.Literal('daily')], {
+    default: 'none', description: 'daily: the server starts a new usage log with the first request of each UTC day (the old one becomes `<path>.YYYY-MM-DD`). Rotated files still count in /v1/usage.'
+  }),
+  TOKEN_LOG_ROTATE_BYTES: Type.Integer({ minimum: 0, maximum: 1024 * 1024 * 1024 * 1024, default: 0, description: 'Start a new usage log before it would grow past this many bytes (the old one becomes `<path>.<UTC time>`); 0: no size limit. Rotated files still count in /v1/usage.' }),
   PROXY_SHUTDOWN_GRACE_MS: Milliseconds(10_000, 'On SIGTERM/SIGINT, the longest the server waits for open work before exiting.')
 }, { additionalProperties: false })
 

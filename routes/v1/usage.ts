@@ -4,29 +4,19 @@ import { ErrorEnvelopeSchema } from '../../src/api/openai-envelope.js'
 import { invalidRequest } from '../../src/errors.js'
 import { UsageEventSchema } from '../../src/usage/ledger.js'
 import { parseTime } from '../../src/usage/query.js'
-import { StringEnum } from '../../src/api/string-enum.js'
+import { UsageBySchema, UsageGroupSchema, UsageSummarySchema } from '../../src/usage/summary-schema.js'
+import { viewerFor, visibleKeys } from '../../src/usage/visibility.js'
 
 const DAY_MS = 86_400_000
 const MAX_RAW = 10_000
+const MAX_FILTER_VALUES = 32
 
-const BucketSchema = Type.Object({
-  ts: Type.String(),
-  requests: Type.Integer(),
-  prompt_tokens_est: Type.Integer(),
-  completion_tokens_est: Type.Integer(),
-  total_tokens_est: Type.Integer()
-})
-
-const UsageSummarySchema = Type.Object({
-  start: Type.String(),
-  end: Type.String(),
-  group: Type.Optional(StringEnum(['hour', 'day'] as const)),
-  total_requests: Type.Integer(),
-  prompt_tokens_est: Type.Integer(),
-  completion_tokens_est: Type.Integer(),
-  total_tokens_est: Type.Integer(),
-  buckets: Type.Optional(Type.Array(BucketSchema))
-})
+const filterParam = (description: string) => Type.Optional(Type.String({ maxLength: 2048, description: `${description}; several, comma-separated.` }))
+const FiltersSchema = {
+  key: filterParam('Only this API key name'),
+  model: filterParam('Only this model (the one Codex ran)'),
+  route: filterParam('Only this route (`/v1/chat/completions`)')
+}
 
 function timeParam (value: string | undefined, name: string, fallback: Date): Date {
   if (value === undefined || value === '') return fallback
@@ -35,31 +25,70 @@ function timeParam (value: string | undefined, name: string, fallback: Date): Da
   return parsed
 }
 
+function listParam (value: string | undefined, name: string): string[] | undefined {
+  if (value === undefined) return undefined
+  const values = value.split(',').map((v) => v.trim()).filter((v) => v.length > 0)
+  if (values.length === 0 || values.length > MAX_FILTER_VALUES || values.some((v) => v.length > 256)) {
+    throw invalidRequest(`\`${name}\` must be 1 to ${MAX_FILTER_VALUES} comma-separated values of at most 256 characters.`, name, 'invalid_value')
+  }
+  return values
+}
+
+/**
+ * Usage from the log: totals, buckets and breakdowns (`/usage`, from the hourly rollups) and the
+ * latest events (`/usage/raw`). A key in PROXY_ADMIN_KEY_NAMES sees every key; any other key its
+ * own only (src/usage/visibility.ts).
+ */
 const usageRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const index = fastify.usage.index
+  const admins = fastify.usageAdmins
+
   fastify.get('/usage', {
     schema: {
       querystring: Type.Object({
         start: Type.Optional(Type.String({ maxLength: 64 })),
         end: Type.Optional(Type.String({ maxLength: 64 })),
-        group: Type.Optional(StringEnum(['hour', 'day'] as const))
+        group: Type.Optional(UsageGroupSchema),
+        by: Type.Optional(UsageBySchema),
+        ...FiltersSchema
       }),
       response: { 200: UsageSummarySchema, '4xx': ErrorEnvelopeSchema }
     }
   }, async (request) => {
-    const end = timeParam(request.query.end, 'end', new Date())
-    const start = timeParam(request.query.start, 'start', new Date(end.getTime() - DAY_MS))
+    const q = request.query
+    const end = timeParam(q.end, 'end', new Date())
+    const start = timeParam(q.start, 'start', new Date(end.getTime() - DAY_MS))
     if (start > end) throw invalidRequest('`start` must not be after `end`.', 'start', 'invalid_value')
-    return await fastify.usage.summarize(start, end, request.query.group)
+    const viewer = viewerFor(request.apiKeyName, admins)
+    return await index.summarize({
+      start,
+      end,
+      group: q.group,
+      by: q.by,
+      keys: visibleKeys(viewer, listParam(q.key, 'key')),
+      models: listParam(q.model, 'model'),
+      routes: listParam(q.route, 'route'),
+      scope: viewer.scope
+    })
   })
 
   fastify.get('/usage/raw', {
     schema: {
-      querystring: Type.Object({ limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })) }),
-      response: { 200: Type.Object({ count: Type.Integer(), events: Type.Array(UsageEventSchema) }), '4xx': ErrorEnvelopeSchema }
+      querystring: Type.Object({ limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })), ...FiltersSchema }),
+      response: {
+        200: Type.Object({ count: Type.Integer(), events: Type.Array(UsageEventSchema) }),
+        '4xx': ErrorEnvelopeSchema
+      }
     }
   }, async (request) => {
-    const limit = Math.min(MAX_RAW, Math.max(1, Number(request.query.limit ?? 200)))
-    const events = await fastify.usage.tail(limit)
+    const q = request.query
+    const limit = Math.min(MAX_RAW, Math.max(1, Number(q.limit ?? 200)))
+    const viewer = viewerFor(request.apiKeyName, admins)
+    const events = await index.recent(limit, {
+      keys: visibleKeys(viewer, listParam(q.key, 'key')),
+      models: listParam(q.model, 'model'),
+      routes: listParam(q.route, 'route')
+    })
     return { count: events.length, events }
   })
 }

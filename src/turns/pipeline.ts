@@ -40,6 +40,8 @@ export interface TurnPipelineOptions {
   backend: CodexBackend
   admission: Admission
   ledger: UsageLedger
+  /** Key names that see every key's usage (PROXY_ADMIN_KEY_NAMES), for usage queries in a chat. */
+  usageAdmins: ReadonlySet<string>
   /** Told about every settled turn with its ledger line (metrics). */
   observe: (outcome: TurnOutcome, event: UsageEvent) => void
 }
@@ -72,7 +74,7 @@ export class TurnPipeline {
   }
 
   async start (plan: TurnPlan, caller: TurnCaller): Promise<StartedTurn> {
-    const { config, backend, admission, ledger, observe } = this.#opts
+    const { config, backend, admission, ledger, observe, usageAdmins } = this.#opts
     const request = await inlineRemoteImages({ ...plan.request, owner: caller.keyName }, {
       maxBytes: config.PROXY_IMAGE_MAX_BYTES,
       timeoutMs: config.PROXY_IMAGE_FETCH_TIMEOUT_MS,
@@ -81,7 +83,7 @@ export class TurnPipeline {
     const usageQuery = usageQueryOf(request)
 
     const events = runTurn(request, {
-      backend: usageQuery === undefined ? backend : usageQueryBackend(ledger, usageQuery),
+      backend: usageQuery === undefined ? backend : usageQueryBackend(ledger, usageQuery, usageAdmins),
       admission,
       limits: { totalMs: config.PROXY_TIMEOUT_MS, ackMs: config.PROXY_IDLE_TIMEOUT_MS, idleMs: config.PROXY_STREAM_IDLE_TIMEOUT_MS },
       signal: caller.signal,

@@ -1,10 +1,11 @@
 import { statSync } from 'node:fs'
-import { mkdir, open as fsOpen, stat, type FileHandle } from 'node:fs/promises'
+import { mkdir, open as fsOpen, rename, stat, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { Type, type Static } from '@sinclair/typebox'
-import { serverError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { boundedLines } from './bounded-lines.js'
+import { compactStamp, utcDay } from './log-files.js'
+import type { UsageGroup, UsageSummary } from './summary-schema.js'
+import { UsageIndex } from './usage-index.js'
 
 /** One line of the usage log: the fields of the original service, plus where the counts came from. */
 export const UsageEventSchema = Type.Object({
@@ -29,30 +30,8 @@ export const UsageEventSchema = Type.Object({
 })
 export type UsageEvent = Static<typeof UsageEventSchema>
 
-export type UsageGroup = 'hour' | 'day'
-
-export interface UsageBucket {
-  ts: string
-  requests: number
-  prompt_tokens_est: number
-  completion_tokens_est: number
-  total_tokens_est: number
-}
-
-export interface UsageSummary {
-  start: string
-  end: string
-  group?: UsageGroup
-  total_requests: number
-  prompt_tokens_est: number
-  completion_tokens_est: number
-  total_tokens_est: number
-  buckets?: UsageBucket[]
-}
-
-const TAIL_CHUNK = 64 * 1024
-/** No event line is anywhere near this long (a few hundred bytes); longer lines are skipped when read. */
-export const MAX_LINE_BYTES = 64 * 1024
+export { MAX_LINE_BYTES } from './usage-index.js'
+export type { UsageGroup, UsageSummary } from './summary-schema.js'
 
 /** Why a usage log path cannot be used at all (it exists and is not a regular file), or undefined. */
 export function usageLogProblem (path: string): string | undefined {
@@ -70,7 +49,22 @@ interface OpenLog {
   /** Identity of the open file, to notice it was moved or removed (log rotation). */
   dev: number
   ino: number
+  size: number
+  /** UTC day of the last event written to it (or of its last change, for a file found at open). */
+  day: string | undefined
 }
+
+/** When the server rotates the log itself (TOKEN_LOG_ROTATE, TOKEN_LOG_ROTATE_BYTES). */
+export interface RotationPolicy {
+  /** Start a new file before one would grow past this many bytes; 0: never. */
+  maxBytes: number
+  /** Start a new file with the first event of a new UTC day. */
+  daily: boolean
+}
+
+const NO_ROTATION: RotationPolicy = { maxBytes: 0, daily: false }
+/** After a rotation failed (a read-only directory), how long until it is tried again. */
+const ROTATE_RETRY_MS = 60_000
 
 /**
  * The NDJSON usage log. Appends are serialized through one file handle, so concurrent requests
@@ -78,11 +72,16 @@ interface OpenLog {
  * removed (logrotate, `rm`) is reopened, so no event goes to a file nobody reads; SIGHUP reopens
  * it too. Every line starts on a fresh line, even after a torn write (a full disk). A log that
  * cannot be written is reported once per failure and skipped: answering requests matters more
- * than the ledger. Reads stream the file with bounded lines.
+ * than the ledger. With a rotation policy the ledger renames the file itself (by size or by day)
+ * before the append that would cross the line. Queries go through `index` (hourly rollups of the
+ * log and its rotated files), which reads what the ledger wrote.
  */
 export class UsageLedger {
   readonly path: string
+  readonly index: UsageIndex
   readonly #log: Logger
+  readonly #rotation: RotationPolicy
+  #rotateFailedAt = 0
   #open: OpenLog | undefined
   #chain: Promise<void> = Promise.resolve()
   #failing = false
@@ -90,19 +89,27 @@ export class UsageLedger {
   /** The file may end without a newline (found at open, or after a failed write). */
   #checkTail = true
 
-  constructor (path: string, log: Logger) {
+  constructor (path: string, log: Logger, rotation: RotationPolicy = NO_ROTATION) {
     this.path = path
     this.#log = log
+    this.#rotation = rotation
+    this.index = new UsageIndex(path, log, async () => { await this.flush() })
   }
 
   append (event: UsageEvent): void {
     const line = `${JSON.stringify(event)}\n`
+    const ms = Date.parse(event.ts)
+    const day = utcDay(Number.isNaN(ms) ? Date.now() : ms)
     this.#chain = this.#chain.then(async () => {
       try {
-        const open = await this.#current()
+        let open = await this.#current()
+        if (this.#rotationDue(open, Buffer.byteLength(line), day)) open = await this.#rotate(open)
         const prefix = this.#checkTail && await endsMidLine(open.handle) ? '\n' : ''
         this.#checkTail = false
-        await writeAll(open.handle, Buffer.from(prefix + line, 'utf8'))
+        const bytes = Buffer.from(prefix + line, 'utf8')
+        await writeAll(open.handle, bytes)
+        open.size += bytes.length
+        open.day = day
         if (this.#failing) {
           this.#failing = false
           this.#log.info({ path: this.path }, 'usage log is writable again')
@@ -127,9 +134,50 @@ export class UsageLedger {
 
   async close (): Promise<void> {
     await this.flush()
+    await this.index.save()
     const open = this.#open
     this.#open = undefined
     await open?.handle.close()
+  }
+
+  /** The last `limit` events of every key, oldest first (UsageIndex.recent). */
+  async tail (limit: number): Promise<UsageEvent[]> {
+    return await this.index.recent(limit)
+  }
+
+  /** Totals (and buckets, with a group) of every key's events with start <= ts < end (UsageIndex.summarize). */
+  async summarize (start: Date, end: Date, group?: UsageGroup | undefined): Promise<UsageSummary> {
+    return await this.index.summarize({ start, end, group })
+  }
+
+  #rotationDue (open: OpenLog, bytes: number, day: string): boolean {
+    if (open.size === 0 || Date.now() - this.#rotateFailedAt < ROTATE_RETRY_MS) return false
+    const { maxBytes, daily } = this.#rotation
+    return (maxBytes > 0 && open.size + bytes > maxBytes) || (daily && open.day !== undefined && open.day !== day)
+  }
+
+  /**
+   * Renames the live log to a rotated name beside it and opens a new one. The rotated file keeps
+   * its rollups (the index knows it by inode), so totals stay whole; a rename that fails leaves
+   * the events going to the old file, and is tried again a minute later.
+   */
+  async #rotate (open: OpenLog): Promise<OpenLog> {
+    const stamp = this.#rotation.daily && open.day !== undefined && (this.#rotation.maxBytes === 0 || open.size < this.#rotation.maxBytes)
+      ? open.day
+      : compactStamp(Date.now())
+    let target = `${this.path}.${stamp}`
+    for (let n = 1; await stat(target).then(() => true, () => false); n++) target = `${this.path}.${stamp}-${n}`
+    try {
+      await rename(this.path, target)
+    } catch (err) {
+      this.#rotateFailedAt = Date.now()
+      this.#log.warn({ err, path: this.path }, 'usage log: could not rotate it; events still go to the current file')
+      return open
+    }
+    this.#log.info({ path: this.path, rotated: target }, 'usage log rotated')
+    this.#open = undefined
+    await open.handle.close().catch(() => {})
+    return await this.#current()
   }
 
   /** The open log, reopened when its path no longer names the same file. */
@@ -153,7 +201,7 @@ export class UsageLedger {
       throw new Error(`${this.path} is not a regular file`)
     }
     this.#checkTail = true
-    this.#open = { handle, dev: stats.dev, ino: stats.ino }
+    this.#open = { handle, dev: stats.dev, ino: stats.ino, size: stats.size, day: stats.size > 0 ? utcDay(stats.mtimeMs) : undefined }
     return this.#open
   }
 
@@ -161,118 +209,6 @@ export class UsageLedger {
     if (this.#failing) return
     this.#failing = true
     this.#log.error({ err, path: this.path }, 'usage log is not writable (TOKEN_LOG_PATH); requests are still answered but not recorded')
-  }
-
-  /** Opens the log for reading; a path that is not a regular file is refused (500 for that request). */
-  async #reader (): Promise<FileHandle | undefined> {
-    let handle: FileHandle
-    try {
-      handle = await fsOpen(this.path, 'r')
-    } catch {
-      return undefined
-    }
-    if (!(await handle.stat()).isFile()) {
-      await handle.close()
-      throw serverError(500, 'The usage log (TOKEN_LOG_PATH) is not a regular file.', 'usage_log_unreadable')
-    }
-    return handle
-  }
-
-  #skipped = (bytes: number): void => {
-    this.#log.warn({ path: this.path, bytes }, 'usage log: skipped a line longer than any event')
-  }
-
-  /** The last `limit` events, oldest first, reading backwards from the end of the file. */
-  async tail (limit: number): Promise<UsageEvent[]> {
-    await this.flush()
-    const handle = await this.#reader()
-    if (handle === undefined) return []
-    try {
-      const { size } = await handle.stat()
-      const lines: string[] = []
-      let position = size
-      let carry: Buffer = Buffer.alloc(0)
-      // Inside a line longer than MAX_LINE_BYTES: its bytes are dropped up to its start.
-      let skipping = false
-      while (position > 0 && lines.length <= limit) {
-        const length = Math.min(TAIL_CHUNK, position)
-        position -= length
-        const buf = Buffer.alloc(length)
-        await handle.read(buf, 0, length, position)
-        let data = carry.length === 0 ? buf : Buffer.concat([buf, carry])
-        let nl = data.lastIndexOf(0x0a)
-        // Whole lines are those after a newline; the head of the buffer waits for the next chunk.
-        while (nl !== -1 && lines.length <= limit) {
-          if (skipping) skipping = false
-          else {
-            const line = data.subarray(nl + 1).toString('utf8').trim()
-            if (line.length > 0) lines.push(line)
-          }
-          data = data.subarray(0, nl)
-          nl = data.lastIndexOf(0x0a)
-        }
-        carry = data
-        if (carry.length > MAX_LINE_BYTES) {
-          if (!skipping) this.#skipped(carry.length)
-          skipping = true
-          carry = Buffer.alloc(0)
-        }
-      }
-      if (position === 0 && lines.length < limit && !skipping) {
-        const first = carry.toString('utf8').trim()
-        if (first.length > 0) lines.push(first)
-      }
-      return lines.slice(0, limit).map(parseEvent).filter((e): e is UsageEvent => e !== undefined).reverse()
-    } finally {
-      await handle.close()
-    }
-  }
-
-  /** Every event of the log, in file order, read with bounded lines. */
-  async * events (): AsyncGenerator<UsageEvent> {
-    await this.flush()
-    const handle = await this.#reader()
-    if (handle === undefined) return
-    try {
-      for await (const line of boundedLines(handle.createReadStream({ autoClose: false }), MAX_LINE_BYTES, this.#skipped)) {
-        const event = parseEvent(line)
-        if (event !== undefined) yield event
-      }
-    } finally {
-      await handle.close()
-    }
-  }
-
-  /** Totals (and buckets, with a group) of events with start <= ts < end, streamed from the file. */
-  async summarize (start: Date, end: Date, group?: UsageGroup | undefined): Promise<UsageSummary> {
-    const startIso = start.toISOString()
-    const endIso = end.toISOString()
-    const summary: UsageSummary = {
-      start: startIso, end: endIso, total_requests: 0, prompt_tokens_est: 0, completion_tokens_est: 0, total_tokens_est: 0
-    }
-    const buckets = new Map<string, UsageBucket>()
-    for await (const event of this.events()) {
-      const ts = new Date(event.ts)
-      if (Number.isNaN(ts.getTime()) || ts < start || ts >= end) continue
-      summary.total_requests += 1
-      summary.prompt_tokens_est += event.prompt_tokens_est
-      summary.completion_tokens_est += event.completion_tokens_est
-      summary.total_tokens_est += event.total_tokens_est
-      if (group !== undefined) {
-        const key = bucketStart(ts, group)
-        const bucket = buckets.get(key) ?? { ts: key, requests: 0, prompt_tokens_est: 0, completion_tokens_est: 0, total_tokens_est: 0 }
-        bucket.requests += 1
-        bucket.prompt_tokens_est += event.prompt_tokens_est
-        bucket.completion_tokens_est += event.completion_tokens_est
-        bucket.total_tokens_est += event.total_tokens_est
-        buckets.set(key, bucket)
-      }
-    }
-    if (group !== undefined) {
-      summary.group = group
-      summary.buckets = [...buckets.values()].sort((a, b) => a.ts.localeCompare(b.ts))
-    }
-    return summary
   }
 }
 
@@ -293,27 +229,4 @@ async function endsMidLine (handle: FileHandle): Promise<boolean> {
   const last = Buffer.alloc(1)
   await handle.read(last, 0, 1, size - 1)
   return last[0] !== 0x0a
-}
-
-function parseEvent (line: string): UsageEvent | undefined {
-  try {
-    const value = JSON.parse(line) as unknown
-    if (typeof value !== 'object' || value === null || typeof (value as { ts?: unknown }).ts !== 'string') return undefined
-    const e = value as UsageEvent
-    return {
-      ...e,
-      prompt_tokens_est: Number(e.prompt_tokens_est) || 0,
-      completion_tokens_est: Number(e.completion_tokens_est) || 0,
-      total_tokens_est: Number(e.total_tokens_est) || 0
-    }
-  } catch {
-    return undefined
-  }
-}
-
-function bucketStart (ts: Date, group: UsageGroup): string {
-  const d = new Date(ts)
-  d.setUTCMinutes(0, 0, 0)
-  if (group === 'day') d.setUTCHours(0)
-  return d.toISOString()
 }

@@ -1,4 +1,4 @@
-import type { UsageGroup, UsageSummary } from './ledger.js'
+import type { UsageBucket, UsageGroup, UsageSummary } from './summary-schema.js'
 
 export interface UsageRange {
   start: Date
@@ -60,8 +60,12 @@ export function parseUsageQuery (text: string, now = new Date()): UsageRange | u
   return { start, end, group }
 }
 
+type Tokens = 'prompt_tokens_est' | 'completion_tokens_est' | 'total_tokens_est'
+
 /** The answer to a usage query, as the assistant's text. */
-export function formatUsageSummary (summary: UsageSummary): string {
+export function formatUsageSummary (summary: Pick<UsageSummary, 'start' | 'end' | 'group' | 'total_requests' | Tokens> & {
+  buckets?: ReadonlyArray<Pick<UsageBucket, 'ts' | 'requests' | Tokens>> | undefined
+}): string {
   const lines = [
     `Usage from ${summary.start} to ${summary.end}: ${summary.total_requests} requests, ` +
     `${summary.prompt_tokens_est} prompt + ${summary.completion_tokens_est} completion = ${summary.total_tokens_est} tokens.`

@@ -1,6 +1,7 @@
 import type { BackendEvent, CodexBackend, CompletionRequest } from '../backends/types.js'
 import type { UsageLedger } from './ledger.js'
 import { formatUsageSummary, parseUsageQuery, type UsageRange } from './query.js'
+import { viewerFor } from './visibility.js'
 
 /** The text of the conversation's last user message, if the conversation ends with one. */
 export function lastUserText (request: CompletionRequest): string | undefined {
@@ -19,11 +20,13 @@ export function usageQueryOf (request: CompletionRequest, now?: Date): UsageRang
  * Answers a usage query as if it were a turn, so the chat route streams or folds it like any
  * other answer, and it is counted like any other request; no Codex process is involved.
  */
-export function usageQueryBackend (ledger: UsageLedger, range: UsageRange): Pick<CodexBackend, 'complete'> {
+export function usageQueryBackend (ledger: UsageLedger, range: UsageRange, admins: ReadonlySet<string>): Pick<CodexBackend, 'complete'> {
   return {
-    async * complete (_request: CompletionRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
+    async * complete (request: CompletionRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
       yield { type: 'started' }
-      const summary = await ledger.summarize(range.start, range.end, range.group)
+      // Only what the caller's key may see: its own usage, or every key's for an admin key.
+      const viewer = viewerFor(request.owner ?? null, admins)
+      const summary = await ledger.index.summarize({ ...range, keys: viewer.keys, scope: viewer.scope })
       signal.throwIfAborted()
       yield { type: 'text', itemId: 'msg_usage', text: formatUsageSummary(summary) }
       yield { type: 'done', finishReason: 'stop' }

@@ -1,39 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { AUTH, buildTestApp } from '../helpers/build-test-app.js'
 import { expectEnvelope } from '../helpers/http.js'
+import { parsePrometheus, value, type Sample } from '../helpers/prometheus.js'
 
 // /metrics is Prometheus text exposition, behind the key unless configured public, and its
 // series move when requests are served. Requests carry an x-request-id, accepted and echoed.
-
-interface Sample { name: string, labels: Record<string, string>, value: number }
-
-/** Parses Prometheus text format strictly enough that malformed output fails the test. */
-function parsePrometheus (text: string): Sample[] {
-  const samples: Sample[] = []
-  const typed = new Set<string>()
-  for (const line of text.split('\n')) {
-    if (line === '') continue
-    const meta = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$/.exec(line)
-    if (meta !== null) {
-      if (meta[1] === 'TYPE') {
-        expect(['counter', 'gauge', 'histogram', 'summary', 'untyped']).toContain(meta[3])
-        typed.add(meta[2] ?? '')
-      }
-      continue
-    }
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|[Nn]a[Nn]|[+-]Inf)$/.exec(line)
-    if (sample === null) throw new Error(`not Prometheus text: ${JSON.stringify(line)}`)
-    const labels: Record<string, string> = {}
-    for (const m of (sample[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[m[1] ?? ''] = m[2] ?? ''
-    const name = sample[1] ?? ''
-    if (![...typed].some((t) => name === t || name.startsWith(`${t}_`))) throw new Error(`sample without a TYPE: ${name}`)
-    samples.push({ name, labels, value: Number(sample[3]) })
-  }
-  return samples
-}
-
-const value = (samples: Sample[], name: string, labels: Record<string, string> = {}): number =>
-  samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0)
 
 describe('/metrics', () => {
   it('needs the API key unless PROXY_METRICS_PUBLIC=true', async () => {

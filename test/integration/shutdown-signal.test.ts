@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startMockUpstream, type MockUpstream } from '../fixtures/mock-upstream.mjs'
 import { TEST_KEY } from '../helpers/build-test-app.js'
+import { freePort } from '../helpers/free-port.js'
+import { startServerProcess } from '../helpers/server-process.js'
 import { REPO_ROOT } from '../helpers/paths.js'
 import { makeCodexHome, type CodexHome } from '../helpers/codex-home.js'
 import { waitFor } from '../helpers/wait.js'
@@ -30,14 +32,6 @@ afterAll(async () => {
   await upstream.close()
   await home.cleanup()
 })
-
-async function freePort (): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const { port } = srv.address() as { port: number }
-  await new Promise((resolve) => srv.close(resolve))
-  return port
-}
 
 /** Every process below `root` (children, their children, …), from /proc. */
 function descendants (root: number): number[] {
@@ -75,36 +69,16 @@ function codexProcesses (): number[] {
 }
 
 async function startServer (): Promise<{ base: string, exited: Promise<number | null>, output: () => string }> {
-  const port = await freePort()
-  let output = ''
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      CODEX_BACKEND: 'app-server',
-      CODEX_HOME: home.dir,
-      PROXY_API_KEY: TEST_KEY,
-      PROXY_SHUTDOWN_GRACE_MS: '8000',
-      TOKEN_LOG_PATH: join(home.dir, 'usage.ndjson'),
-      LOG_LEVEL: 'info'
-    },
-    stdio: ['ignore', 'pipe', 'pipe']
+  const started = await startServerProcess({
+    CODEX_BACKEND: 'app-server',
+    CODEX_HOME: home.dir,
+    PROXY_API_KEY: TEST_KEY,
+    PROXY_SHUTDOWN_GRACE_MS: '8000',
+    TOKEN_LOG_PATH: join(home.dir, 'usage.ndjson'),
+    LOG_LEVEL: 'info'
   })
-  server = proc
-  proc.stdout.on('data', (d: Buffer) => { output += d.toString() })
-  proc.stderr.on('data', (d: Buffer) => { output += d.toString() })
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => { resolve(code) }))
-  const base = `http://127.0.0.1:${port}`
-  await waitFor(async () => {
-    try {
-      return (await request(`${base}/readyz`)).statusCode === 200
-    } catch {
-      return false
-    }
-  }, 30_000, 'the server to be ready')
-  return { base, exited, output: () => output }
+  server = started.proc
+  return started
 }
 
 async function openSlowStream (base: string): Promise<{ body: Promise<string> }> {

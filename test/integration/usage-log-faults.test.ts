@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/config.js'
 import type { UsageEvent } from '../../src/usage/ledger.js'
 import { AUTH, startTestApp } from '../helpers/build-test-app.js'
+import { readUsageLog } from '../helpers/http.js'
 import { REPO_ROOT } from '../helpers/paths.js'
 
 const dirs: string[] = []
@@ -66,15 +67,20 @@ describe('the usage log across rotation, through the HTTP API', () => {
         await app.app.usage.flush()
       }
       const raw = async (): Promise<string[]> => (await app.app.inject({ method: 'GET', url: '/v1/usage/raw', headers: AUTH })).json<{ events: UsageEvent[] }>().events.map((e) => e.request_id ?? '')
+      const live = async (): Promise<number> => (await readUsageLog(app.config.TOKEN_LOG_PATH)).length
       await chat('before rotation')
       const { rename } = await import('node:fs/promises')
       await rename(app.config.TOKEN_LOG_PATH, `${app.config.TOKEN_LOG_PATH}.1`)
       await chat('after rotation')
-      expect(await raw()).toHaveLength(1)
+      expect(await live()).toBe(1)
+      // The rotated file still counts.
+      expect(await raw()).toHaveLength(2)
       await rename(app.config.TOKEN_LOG_PATH, `${app.config.TOKEN_LOG_PATH}.2`)
       process.kill(process.pid, 'SIGHUP')
       await chat('after sighup')
-      expect(await raw()).toHaveLength(1)
+      expect(await live()).toBe(1)
+      expect(await raw()).toHaveLength(3)
+      expect((await app.app.inject({ method: 'GET', url: '/v1/usage', headers: AUTH })).json()).toMatchObject({ total_requests: 3 })
     } finally {
       await app.close()
     }

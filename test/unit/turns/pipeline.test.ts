@@ -40,6 +40,7 @@ async function setup (events: BackendEvent[]): Promise<{ pipeline: TurnPipeline,
     backend: b,
     admission: new Admission({ maxConcurrency: 2, maxQueue: 2, queueTimeoutMs: 1000 }),
     ledger,
+    usageAdmins: new Set(['default']),
     observe: (outcome, event) => { observed.push([outcome, event]) }
   })
   return { pipeline, ledger, observed, seen: b.seen }

@@ -130,7 +130,7 @@ describe('UsageLedger.summarize', () => {
 
   it('totals the events with start <= ts < end', async () => {
     const ledger = await filled()
-    expect(await ledger.summarize(START, END)).toEqual({
+    expect(await ledger.summarize(START, END)).toMatchObject({
       start: '2025-01-01T10:00:00.000Z',
       end: '2025-01-03T00:00:00.000Z',
       total_requests: 4,
@@ -145,7 +145,7 @@ describe('UsageLedger.summarize', () => {
     const ledger = await filled()
     const summary = await ledger.summarize(START, END, 'hour')
     expect(summary.group).toBe('hour')
-    expect(summary.buckets).toEqual([
+    expect(summary.buckets).toMatchObject([
       { ts: '2025-01-01T10:00:00.000Z', requests: 2, prompt_tokens_est: 5, completion_tokens_est: 10, total_tokens_est: 15 },
       { ts: '2025-01-01T11:00:00.000Z', requests: 1, prompt_tokens_est: 4, completion_tokens_est: 8, total_tokens_est: 12 },
       { ts: '2025-01-02T08:00:00.000Z', requests: 1, prompt_tokens_est: 5, completion_tokens_est: 10, total_tokens_est: 15 }
@@ -157,7 +157,7 @@ describe('UsageLedger.summarize', () => {
     const ledger = await filled()
     const summary = await ledger.summarize(new Date('2025-01-01T00:00:00Z'), new Date('2025-01-04T00:00:00Z'), 'day')
     expect(summary.total_requests).toBe(6)
-    expect(summary.buckets).toEqual([
+    expect(summary.buckets).toMatchObject([
       { ts: '2025-01-01T00:00:00.000Z', requests: 4, prompt_tokens_est: 10, completion_tokens_est: 20, total_tokens_est: 30 },
       { ts: '2025-01-02T00:00:00.000Z', requests: 1, prompt_tokens_est: 5, completion_tokens_est: 10, total_tokens_est: 15 },
       { ts: '2025-01-03T00:00:00.000Z', requests: 1, prompt_tokens_est: 6, completion_tokens_est: 12, total_tokens_est: 18 }
@@ -168,7 +168,17 @@ describe('UsageLedger.summarize', () => {
   it('answers zeros (and no buckets) for a missing file', async () => {
     const ledger = new UsageLedger(join(dir, 'missing.ndjson'), fakeLogger().log)
     expect(await ledger.summarize(START, END)).toEqual({
-      start: START.toISOString(), end: END.toISOString(), total_requests: 0, prompt_tokens_est: 0, completion_tokens_est: 0, total_tokens_est: 0
+      start: START.toISOString(),
+      end: END.toISOString(),
+      total_requests: 0,
+      prompt_tokens_est: 0,
+      completion_tokens_est: 0,
+      total_tokens_est: 0,
+      cached_tokens: 0,
+      reasoning_tokens: 0,
+      error_requests: 0,
+      estimated_requests: 0,
+      total_duration_ms: 0
     })
     expect(await ledger.summarize(START, END, 'day')).toMatchObject({ group: 'day', buckets: [] })
   })
@@ -183,12 +193,16 @@ describe('UsageLedger and log rotation', () => {
     await rename(path, `${path}.1`)
     ledger.append(event(2))
     await ledger.flush()
-    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-2'])
-    expect((await readFile(`${path}.1`, 'utf8')).trim().split('\n')).toHaveLength(1)
+    const ids = async (file: string): Promise<string[]> => (await readFile(file, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as UsageEvent).request_id ?? '')
+    expect(await ids(path)).toEqual(['req-2'])
+    expect(await ids(`${path}.1`)).toEqual(['req-1'])
+    // The rotated file still counts.
+    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-2'])
     await unlink(path)
     ledger.append(event(3))
     await ledger.flush()
-    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-3'])
+    expect(await ids(path)).toEqual(['req-3'])
+    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-3'])
     await ledger.close()
   })
 
@@ -234,5 +248,42 @@ describe('UsageLedger and log rotation', () => {
     expect(usageLogProblem('/dev/zero')).toMatch(/not a regular file/)
     expect(usageLogProblem(dir)).toMatch(/not a regular file/)
     expect(usageLogProblem(join(dir, 'missing.ndjson'))).toBeUndefined()
+  })
+})
+
+describe('UsageLedger rotating the log itself', () => {
+  const lines = async (file: string): Promise<string[]> => (await readFile(file, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as UsageEvent).request_id ?? '')
+
+  it('daily: the first event of a new UTC day starts a new file; the old one is named by its day', async () => {
+    const path = join(dir, 'usage.ndjson')
+    const ledger = new UsageLedger(path, fakeLogger().log, { maxBytes: 0, daily: true })
+    ledger.append(event(1, '2025-01-01T10:00:00.000Z'))
+    ledger.append(event(2, '2025-01-01T23:59:59.999Z'))
+    ledger.append(event(3, '2025-01-02T00:00:00.000Z'))
+    ledger.append(event(4, '2025-01-03T08:00:00.000Z'))
+    await ledger.flush()
+    expect(await lines(`${path}.2025-01-01`)).toEqual(['req-1', 'req-2'])
+    expect(await lines(`${path}.2025-01-02`)).toEqual(['req-3'])
+    expect(await lines(path)).toEqual(['req-4'])
+    const summary = await ledger.summarize(new Date('2025-01-01T00:00:00Z'), new Date('2025-01-04T00:00:00Z'), 'day')
+    expect(summary).toMatchObject({ total_requests: 4, prompt_tokens_est: 10 })
+    expect(summary.buckets?.map((b) => b.requests)).toEqual([2, 1, 1])
+    await ledger.close()
+  })
+
+  it('by size: never past the limit, and a name that is taken gets a suffix', async () => {
+    const path = join(dir, 'usage.ndjson')
+    const one = Buffer.byteLength(`${JSON.stringify(event(1))}\n`)
+    const ledger = new UsageLedger(path, fakeLogger().log, { maxBytes: 2 * one + 10, daily: false })
+    for (let i = 1; i <= 9; i++) ledger.append(event(i))
+    await ledger.flush()
+    const { readdir } = await import('node:fs/promises')
+    const rotated = (await readdir(dir)).filter((n) => n !== 'usage.ndjson' && !n.endsWith('.index')).sort()
+    expect(rotated.length).toBe(4)
+    for (const name of rotated) expect(name).toMatch(/^usage\.ndjson\.\d{8}T\d{6}Z(-\d+)?$/)
+    const all = [...(await Promise.all(rotated.map(async (n) => await lines(join(dir, n))))).flat(), ...await lines(path)]
+    expect(all.sort()).toEqual(Array.from({ length: 9 }, (_, i) => `req-${i + 1}`).sort())
+    expect((await ledger.tail(100)).map((e) => e.request_id)).toEqual(Array.from({ length: 9 }, (_, i) => `req-${i + 1}`))
+    await ledger.close()
   })
 })

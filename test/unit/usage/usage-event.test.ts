@@ -64,8 +64,8 @@ describe('usage queries in a conversation', () => {
     try {
       const ledger = new UsageLedger(join(dir, 'u.ndjson'), fakeLogger().log)
       ledger.append(usageEventFor(outcome(), INFO, new Date('2025-01-01T05:00:00Z')))
-      const backend = usageQueryBackend(ledger, { start: NOW, end: new Date('2025-01-02T00:00:00Z'), group: 'hour' })
-      const events = await collect(backend.complete(request([userMsg('usage today')]), new AbortController().signal))
+      const backend = usageQueryBackend(ledger, { start: NOW, end: new Date('2025-01-02T00:00:00Z'), group: 'hour' }, new Set(['admin']))
+      const events = await collect(backend.complete({ ...request([userMsg('usage today')]), owner: 'default' }, new AbortController().signal))
       expect(events).toEqual([
         { type: 'started' },
         {
@@ -76,6 +76,11 @@ describe('usage queries in a conversation', () => {
         },
         { type: 'done', finishReason: 'stop' }
       ])
+      // Another key sees none of it; an admin key sees it all.
+      const other = await collect(backend.complete({ ...request([userMsg('usage today')]), owner: 'bob' }, new AbortController().signal))
+      expect(other[1]).toMatchObject({ text: expect.stringContaining(': 0 requests') as string })
+      const admin = await collect(backend.complete({ ...request([userMsg('usage today')]), owner: 'admin' }, new AbortController().signal))
+      expect(admin[1]).toMatchObject({ text: expect.stringContaining(': 1 requests') as string })
       await ledger.close()
     } finally {
       await rm(dir, { recursive: true, force: true })
