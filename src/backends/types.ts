@@ -43,6 +43,23 @@ export type ConversationItem =
   /** Replayed upstream unchanged; a backend drops one without `encryptedContent`. */
   | ReasoningItem
 
+/**
+ * The content parts of an item that can carry images: a message's, or a tool result's structured
+ * output (a Responses `input_image` or an Anthropic image block inside a tool result).
+ */
+export function partsOf (item: ConversationItem): readonly ContentPart[] {
+  if (item.type === 'message') return item.content
+  if (item.type === 'tool_result' && typeof item.output !== 'string') return item.output
+  return []
+}
+
+/** The item with `map` applied to each of the parts `partsOf` returns; other items unchanged. */
+export function mapParts (item: ConversationItem, map: (part: ContentPart) => ContentPart): ConversationItem {
+  if (item.type === 'message') return { ...item, content: item.content.map(map) }
+  if (item.type === 'tool_result' && typeof item.output !== 'string') return { ...item, output: item.output.map(map) }
+  return item
+}
+
 /** A JSON Schema object, passed through untouched. */
 export type JsonSchema = Record<string, unknown>
 

@@ -5,6 +5,7 @@ import type { UsageEvent, UsageLedger } from '../usage/ledger.js'
 import { usageEventFor } from '../usage/usage-event.js'
 import { usageQueryBackend, usageQueryOf } from '../usage/usage-query-backend.js'
 import type { Admission } from './admission.js'
+import { assertSupported } from './checks.js'
 import type { ParseContext, TurnPlan } from './plan.js'
 import { prefetch } from './prefetch.js'
 import { runTurn, type TurnOutcome } from './run-turn.js'
@@ -68,13 +69,13 @@ export class TurnPipeline {
     return {
       requestId,
       codexModels: await backend.models(),
-      configuredModel: config.CODEX_MODEL,
-      backend: { kind: backend.kind, capabilities: backend.capabilities }
+      configuredModel: config.CODEX_MODEL
     }
   }
 
   async start (plan: TurnPlan, caller: TurnCaller): Promise<StartedTurn> {
     const { config, backend, admission, ledger, observe, usageAdmins } = this.#opts
+    assertSupported(plan.request, backend)
     const request = await inlineRemoteImages({ ...plan.request, owner: caller.keyName }, {
       maxBytes: config.PROXY_IMAGE_MAX_BYTES,
       timeoutMs: config.PROXY_IMAGE_FETCH_TIMEOUT_MS,

@@ -1,12 +1,11 @@
 import type { DialectName } from '../api/dialect.js'
-import type { BackendCapabilities, BackendKind, CodexModel, CompletionRequest } from '../backends/types.js'
+import type { CodexModel, CompletionRequest } from '../backends/types.js'
 
 /** What a dialect's request parser needs to know about this server. */
 export interface ParseContext {
   requestId: string
   codexModels: readonly CodexModel[]
   configuredModel: string | undefined
-  backend: { kind: BackendKind, capabilities: BackendCapabilities }
 }
 
 /** A request as every dialect hands it to the turn pipeline: the neutral request and its labels. */

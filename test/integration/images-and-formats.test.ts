@@ -120,6 +120,65 @@ describe('images', () => {
     })
 })
 
+describe('images on /v1/responses and /v1/messages, tool results included', () => {
+  const post = async (url: string, payload: Record<string, unknown>): Promise<number> =>
+    (await h.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${TEST_KEY}` }, payload })).statusCode
+  /** The upstream request's input as sent: every image in it must be inline, none a URL. */
+  function inlinedImages (marker: string): number {
+    const input = JSON.stringify(upstreamWith(h, marker)?.body?.input ?? [])
+    expect(input).not.toContain(imageBase)
+    return input.split(PNG_DATA_URL).length - 1
+  }
+
+  it('fetches input_image URLs in a message and in a function_call_output', async () => {
+    expect(await post('/v1/responses', {
+      model: 'codex-5',
+      tools: [{ type: 'function', name: 'screenshot', parameters: { type: 'object', properties: {} } }],
+      input: [
+        { role: 'user', content: [{ type: 'input_text', text: 'responses i5' }, { type: 'input_image', image_url: `${imageBase}/pixel.png` }] },
+        { type: 'function_call', call_id: 'call_i5', name: 'screenshot', arguments: '{}' },
+        { type: 'function_call_output', call_id: 'call_i5', output: [{ type: 'input_text', text: 'the screen' }, { type: 'input_image', image_url: `${imageBase}/moved` }] }
+      ]
+    })).toBe(200)
+    expect(inlinedImages('responses i5')).toBe(2)
+  })
+
+  it('fetches url image sources in a message and in a tool_result', async () => {
+    expect(await post('/v1/messages', {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 64,
+      tools: [{ name: 'screenshot', input_schema: { type: 'object', properties: {} } }],
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'messages i6' }, { type: 'image', source: { type: 'url', url: `${imageBase}/pixel.png` } }] },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_i6', name: 'screenshot', input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_i6', content: [{ type: 'image', source: { type: 'url', url: `${imageBase}/pixel.png` } }] }] }
+      ]
+    })).toBe(200)
+    expect(inlinedImages('messages i6')).toBe(2)
+  })
+
+  it('refuses a tool result image it cannot fetch with the route\'s 400, before any upstream request', async () => {
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/messages',
+      headers: { authorization: `Bearer ${TEST_KEY}` },
+      payload: {
+        model: 'claude-sonnet-4-5',
+        max_tokens: 64,
+        tools: [{ name: 'screenshot', input_schema: { type: 'object', properties: {} } }],
+        messages: [
+          { role: 'user', content: 'messages i7' },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_i7', name: 'screenshot', input: {} }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_i7', content: [{ type: 'image', source: { type: 'url', url: `${imageBase}/page.html` } }] }] }
+        ]
+      }
+    })
+    expect(res.statusCode).toBe(400)
+    expect(res.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringMatching(/content type text\/html/) as string } })
+    expect(upstreamWith(h, 'messages i7')).toBeUndefined()
+  })
+})
+
 describe('structured output', () => {
   it('sends a json_schema response_format upstream as the structured output format', async () => {
     const schema = { type: 'object', properties: { echo: { type: 'string' } }, required: ['echo'], additionalProperties: false }

@@ -38,4 +38,45 @@ describe('/v1/messages on the proto backend (the dev shim)', () => {
     expect(res.statusCode).toBe(400)
     expect(res.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('app-server') as string } })
   })
+
+  it('counts the tokens of tools, images and image tool results all the same: counting needs no backend', async () => {
+    const { app } = await buildTestApp()
+    const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } }
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/messages/count_tokens?beta=true',
+      headers: AUTH,
+      payload: {
+        model: 'claude-haiku-4-5',
+        tools: [{ name: 'f', input_schema: { type: 'object' } }],
+        messages: [
+          { role: 'user', content: [image, { type: 'text', text: 'x' }] },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'f', input: {} }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [image] }] }
+        ]
+      }
+    })
+    expect(res.statusCode).toBe(200)
+    expect(res.json<{ input_tokens: number }>().input_tokens).toBeGreaterThan(765 * 2)
+  })
+
+  it('refuses an image inside a tool result too, rather than turning it into text', async () => {
+    const { app } = await buildTestApp()
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/messages',
+      headers: AUTH,
+      payload: {
+        model: 'claude-haiku-4-5',
+        max_tokens: 8,
+        messages: [
+          { role: 'user', content: 'x' },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'f', input: {} }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } }] }] }
+        ]
+      }
+    })
+    expect(res.statusCode).toBe(400)
+    expect(res.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('Images need CODEX_BACKEND=app-server') as string } })
+  })
 })

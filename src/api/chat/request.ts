@@ -10,7 +10,6 @@ import type {
   ToolChoice,
   ToolSpec
 } from '../../backends/types.js'
-import { assertSupported } from '../../turns/checks.js'
 import { checkToolChoice, functionToolSpec, requireTurnInput, ToolList } from '../../turns/tool-specs.js'
 import type { ParseContext, TurnPlan } from '../../turns/plan.js'
 import type { ChatCompletionRequest, ChatMessage } from './schemas.js'
@@ -49,7 +48,6 @@ export function parseChatRequest (body: ChatCompletionRequest, ctx: ParseContext
     parallelToolCalls: body.parallel_tool_calls ?? true,
     outputFormat
   }
-  assertSupported(request, ctx.backend)
 
   return {
     dialect: 'chat',

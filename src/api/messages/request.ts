@@ -2,7 +2,6 @@ import type { ContentPart, ConversationItem, ReasoningEffort, ReasoningSummary, 
 import { invalidRequest } from '../../errors.js'
 import { checkImageUrl } from '../../images/image-url.js'
 import { parseEffort, resolveModel, withRequestedEffort } from '../../models.js'
-import { assertSupported } from '../../turns/checks.js'
 import type { ParseContext, TurnPlan } from '../../turns/plan.js'
 import { checkToolChoice, functionToolSpec, requireTurnInput, ToolList } from '../../turns/tool-specs.js'
 import { claudeTarget, type ClaudeFamily } from './claude-models.js'
@@ -303,7 +302,6 @@ export function parseMessagesRequest (body: MessagesRequest | CountTokensRequest
     // Thinking blocks carry the reasoning back through the client, encrypted content included.
     keepReasoning: thinking.enabled
   }
-  assertSupported(request, ctx.backend)
   return {
     dialect: 'messages',
     request,

@@ -3,7 +3,6 @@ import type { ContentPart, ConversationItem, OutputFormat, ReasoningSummary, Too
 import { invalidRequest } from '../../errors.js'
 import { checkImageUrl } from '../../images/image-url.js'
 import { parseEffort, resolveModel, withRequestedEffort } from '../../models.js'
-import { assertSupported } from '../../turns/checks.js'
 import { checkToolChoice, checkToolName, functionToolSpec, requireTurnInput, ToolList } from '../../turns/tool-specs.js'
 import type { ParseContext, TurnPlan } from '../../turns/plan.js'
 import type { ResponseObject, ResponsesRequest } from './schemas.js'
@@ -323,7 +322,6 @@ export function parseResponsesRequest (body: ResponsesRequest, ctx: ResponsesCon
     // A stored response is replayed by a later previous_response_id, reasoning included.
     keepReasoning: includeEncrypted || store
   }
-  assertSupported(request, ctx.backend)
 
   return {
     dialect: 'responses',

@@ -96,7 +96,7 @@ describe('TurnPipeline', () => {
   it('hands the parser what it needs to know about the server', async () => {
     const { pipeline } = await setup([])
     expect(await pipeline.context('req-9')).toEqual({
-      requestId: 'req-9', codexModels: [], configuredModel: undefined, backend: { kind: 'app-server', capabilities: { tools: true, images: true, structuredOutput: true } }
+      requestId: 'req-9', codexModels: [], configuredModel: undefined
     })
   })
 })

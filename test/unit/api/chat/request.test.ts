@@ -2,18 +2,16 @@ import { describe, expect, it } from 'vitest'
 import { ApiError } from '../../../../src/errors.js'
 import { chatErrorEnvelope } from '../../../../src/api/chat/errors.js'
 import { parseChatRequest } from '../../../../src/api/chat/request.js'
+import { assertSupported } from '../../../../src/turns/checks.js'
 import type { ParseContext } from '../../../../src/turns/plan.js'
 import type { ChatCompletionRequest, ChatMessage } from '../../../../src/api/chat/schemas.js'
-import type { BackendCapabilities, CodexModel } from '../../../../src/backends/types.js'
+import type { BackendCapabilities } from '../../../../src/backends/types.js'
 import { thrownBy } from '../../support.js'
 
-const ALL: BackendCapabilities = { tools: true, images: true, structuredOutput: true }
 const NONE: BackendCapabilities = { tools: false, images: false, structuredOutput: false }
 const PNG = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='
 
-function ctx (capabilities: BackendCapabilities = ALL, codexModels: CodexModel[] = [], configuredModel: string | undefined = 'gpt-5'): ParseContext {
-  return { requestId: 'req-1', codexModels, configuredModel, backend: { kind: capabilities === ALL ? 'app-server' : 'proto', capabilities } }
-}
+const ctx = (): ParseContext => ({ requestId: 'req-1', codexModels: [], configuredModel: 'gpt-5' })
 
 const user = (content: ChatMessage['content'] = 'hi'): ChatMessage => ({ role: 'user', content })
 const body = (extra: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest => ({ model: 'codex-5', messages: [user()], ...extra })
@@ -339,9 +337,13 @@ describe('parseChatRequest: parameters', () => {
   })
 })
 
-describe('parseChatRequest: backend capabilities', () => {
+describe('assertSupported: a chat request on a backend that cannot honour all of it', () => {
+  const proto = { kind: 'proto' as const, capabilities: NONE }
   function refused (b: ChatCompletionRequest, param: string): void {
-    const err = badRequest(b, ctx(NONE))
+    const e = thrownBy(() => { assertSupported(parseChatRequest(b, ctx()).request, proto) })
+    expect(e).toBeInstanceOf(ApiError)
+    expect((e as ApiError).statusCode).toBe(400)
+    const err = chatErrorEnvelope(e as ApiError).error
     expect(err.code).toBe('unsupported_feature')
     expect(err.param).toBe(param)
     expect(err.message).toContain('CODEX_BACKEND=app-server')
@@ -359,6 +361,8 @@ describe('parseChatRequest: backend capabilities', () => {
     refused(body({ response_format: { type: 'json_object' } }), 'response_format')
   })
   it('still accepts plain text requests, tool_choice none and response_format text', () => {
-    expect(parseChatRequest(body({ tools: [tool('search')], tool_choice: 'none', response_format: { type: 'text' } }), ctx(NONE)).request.tools).toEqual([])
+    const turn = parseChatRequest(body({ tools: [tool('search')], tool_choice: 'none', response_format: { type: 'text' } }), ctx())
+    expect(turn.request.tools).toEqual([])
+    expect(() => { assertSupported(turn.request, proto) }).not.toThrow()
   })
 })

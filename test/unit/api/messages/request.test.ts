@@ -5,20 +5,19 @@ import { messagesErrorBody } from '../../../../src/api/messages/errors.js'
 import { parseMessagesRequest, type MessagesContext } from '../../../../src/api/messages/request.js'
 import type { MessagesRequest } from '../../../../src/api/messages/schemas.js'
 import { ThinkingSignatures } from '../../../../src/api/messages/thinking-signature.js'
+import { assertSupported } from '../../../../src/turns/checks.js'
 import type { BackendCapabilities, CodexModel } from '../../../../src/backends/types.js'
 import { thrownBy } from '../../support.js'
 
-const ALL: BackendCapabilities = { tools: true, images: true, structuredOutput: true }
 const NONE: BackendCapabilities = { tools: false, images: false, structuredOutput: false }
 const MODELS: CodexModel[] = [{ slug: 'gpt-5.5', displayName: 'GPT-5.5', efforts: ['low', 'medium', 'high', 'xhigh'], defaultEffort: 'medium', isDefault: true }]
 const signatures = new ThinkingSignatures('a-secret-of-16-chars-or-more')
 
-function ctx (capabilities: BackendCapabilities = ALL, keyName = 'default'): MessagesContext {
+function ctx (keyName = 'default'): MessagesContext {
   return {
     requestId: 'req-1',
     codexModels: MODELS,
     configuredModel: undefined,
-    backend: { kind: capabilities === ALL ? 'app-server' : 'proto', capabilities },
     claudeModels: parseClaudeModels('opus=codex-5-high,sonnet=gpt-5.5-medium,haiku=codex-5-low,claude=codex-5'),
     signatures,
     keyName
@@ -115,7 +114,7 @@ describe('parseMessagesRequest', () => {
     const signature = signatures.sign(item, 'default')
     const withThinking = (thinking: string, sig: string, keyName = 'default'): unknown[] => parseMessagesRequest(body({
       messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: [{ type: 'thinking', thinking, signature: sig }, { type: 'text', text: 'b' }] }, { role: 'user', content: 'c' }]
-    }), ctx(ALL, keyName)).request.items.filter((i) => i.type === 'reasoning')
+    }), ctx(keyName)).request.items.filter((i) => i.type === 'reasoning')
     expect(withThinking('one\n\ntwo', signature)).toEqual([item])
     expect(withThinking('one\n\ntwo!', signature)).toEqual([])
     expect(withThinking('one\n\ntwo', signature.slice(0, -2))).toEqual([])
@@ -130,7 +129,9 @@ describe('parseMessagesRequest', () => {
     expect(badRequest(body({ messages: [{ role: 'assistant', content: 'only me' }] })).param).toBe('messages')
     expect(badRequest(body({ thinking: { type: 'sometimes' } })).param).toBe('thinking.type')
     expect(badRequest(body({ tools: [{ name: 'a', input_schema: { type: 'object', properties: 5 } }] })).param).toBe('tools[0].input_schema.properties')
-    // The proto backend has no tools: refused, never dropped.
-    expect(badRequest(body({ tools: [{ name: 'a', input_schema: { type: 'object' } }] }), ctx(NONE)).message).toContain('CODEX_BACKEND=app-server')
+    // The proto backend has no tools: refused, never dropped (by the pipeline, for every dialect).
+    const e = thrownBy(() => { assertSupported(parseMessagesRequest(body({ tools: [{ name: 'a', input_schema: { type: 'object' } }] }), ctx()).request, { kind: 'proto', capabilities: NONE }) })
+    expect(messagesErrorBody(e as ApiError).error).toMatchObject({ type: 'invalid_request_error' })
+    expect((e as ApiError).message).toContain('CODEX_BACKEND=app-server')
   })
 })
