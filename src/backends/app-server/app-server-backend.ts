@@ -152,7 +152,7 @@ export class AppServerBackend implements CodexBackend {
     slot.worker = worker
     void worker.child.exited.then((exit) => {
       // Its threads are gone with it: the next round of each of its conversations starts fresh.
-      this.#conversations.dropWhere((session) => session.worker === worker)
+      this.#conversations.dropIdleWhere((session) => session.worker === worker)
       if (slot.worker === worker) this.#scheduleRestart(slot, exit.spawnError !== undefined)
     })
     void (async () => {
@@ -257,7 +257,7 @@ export class AppServerBackend implements CodexBackend {
     if (max === 0 || worker.turnsStarted < max || slot === undefined || this.#closed) return
     slot.retiring.add(worker)
     slot.recycled += 1
-    this.#conversations.dropWhere((session) => session.worker === worker)
+    this.#conversations.dropIdleWhere((session) => session.worker === worker)
     this.#log.info({ worker: slot.index, pid: worker.child.pid, turns: worker.turnsStarted }, 'recycling app-server worker after PROXY_APP_SERVER_MAX_TURNS turns')
     this.#spawn(slot)
     const timer = setInterval(() => {
@@ -297,15 +297,20 @@ export class AppServerBackend implements CodexBackend {
     return this.#models
   }
 
+  /** What refuses every turn, a fresh thread or a held one: shutting down, no usable home, no login. */
+  #assertServing (): void {
+    if (this.#closed) throw serverError(503, 'The server is shutting down.', 'shutting_down')
+    const home = this.#home.problem
+    if (home !== undefined) throw serverError(503, home, 'codex_home_unusable')
+    if (this.#problem !== undefined) throw this.#problem
+    if (this.#loggedIn === false) throw serverError(503, `Codex is not logged in on this server. ${LOGIN_HINT}`, 'codex_not_logged_in')
+  }
+
   /** The ready worker with the fewest turns in flight, waiting (bounded) for one to come up. */
   async #pick (signal: AbortSignal): Promise<AppServerWorker> {
     const deadline = Date.now() + READY_WAIT_MS
     for (;;) {
-      if (this.#closed) throw serverError(503, 'The server is shutting down.', 'shutting_down')
-      const home = this.#home.problem
-      if (home !== undefined) throw serverError(503, home, 'codex_home_unusable')
-      if (this.#problem !== undefined) throw this.#problem
-      if (this.#loggedIn === false) throw serverError(503, `Codex is not logged in on this server. ${LOGIN_HINT}`, 'codex_not_logged_in')
+      this.#assertServing()
       const ready = this.#readyWorkers()
       if (ready.length > 0) {
         const worker = ready.reduce((a, b) => (b.inFlight < a.inFlight ? b : a))
@@ -331,6 +336,7 @@ export class AppServerBackend implements CodexBackend {
    * round, unless affinity is off or the round did not end cleanly.
    */
   async * complete (request: CompletionRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
+    this.#assertServing()
     const affinity = this.#conversations.enabled
     const owner = request.owner ?? ''
     const fingerprint = affinity ? settingsFingerprint(request) : ''
@@ -346,6 +352,8 @@ export class AppServerBackend implements CodexBackend {
           session = found.held.session
           items = rest
           decision = { continued: true }
+          // A continued round counts towards its worker's recycling like a fresh one.
+          this.#retireIfWorn(session.worker)
         } else {
           this.#conversations.giveBack(found.held)
           decision = { continued: false, reason: 'history_changed' }

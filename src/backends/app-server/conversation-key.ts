@@ -82,6 +82,19 @@ export function conversationKeys (items: readonly ConversationItem[]): Conversat
   return { keys: shapes.map(hash), ends }
 }
 
+/** A digest of each prefix of a key list: one string for "this conversation up to here". */
+export function prefixDigests (keys: readonly string[]): string[] {
+  let digest = ''
+  return keys.map((key) => (digest = hash([digest, key])))
+}
+
+/** How many leading keys two conversations share. */
+export function commonPrefix (a: readonly string[], b: readonly string[]): number {
+  let n = 0
+  while (n < a.length && n < b.length && a[n] === b[n]) n += 1
+  return n
+}
+
 /** How many leading keys of `request` equal `held`'s, when all of `held` is a prefix of it. */
 export function isPrefix (held: readonly string[], request: readonly string[]): boolean {
   if (held.length > request.length) return false

@@ -1,5 +1,5 @@
 import type { Logger } from '../../logger.js'
-import { isPrefix } from './conversation-key.js'
+import { commonPrefix, isPrefix, prefixDigests } from './conversation-key.js'
 import type { ThreadSession } from './thread-session.js'
 
 export interface ConversationLimits {
@@ -13,8 +13,11 @@ export interface ConversationLimits {
   toolCallTimeoutMs: number
 }
 
+/** Why a held conversation left before its next round came. */
+export type GoneReason = 'expired' | 'evicted' | 'worker_gone'
+
 /** Why a request did not continue a held conversation. */
-export type FreshReason = 'none_held' | 'history_changed' | 'settings_changed' | 'busy' | 'worker_gone'
+export type FreshReason = 'none_held' | 'history_changed' | 'settings_changed' | 'busy' | GoneReason
 
 export interface Held {
   readonly session: ThreadSession
@@ -45,6 +48,12 @@ export class Conversations {
   /** In least-recently-used order (a Map keeps insertion order; a round re-inserts). */
   readonly #entries = new Map<ThreadSession, Entry>()
   #bytes = 0
+  /**
+   * Why recently dropped conversations left, by the digest of their keys, oldest first, at most as
+   * many as may be held: so that a round that comes after its conversation expired, was evicted or
+   * lost its worker is counted under that reason rather than as `none_held`.
+   */
+  readonly #gone = new Map<string, { owner: string, reason: GoneReason }>()
   readonly #release: (session: ThreadSession) => void
   readonly #log: Logger
 
@@ -70,14 +79,17 @@ export class Conversations {
    */
   take (owner: string, fingerprint: string, keys: readonly string[]): Lookup {
     let best: Entry | undefined
-    let reason: FreshReason = 'none_held'
-    const rank: Readonly<Record<FreshReason, number>> = { none_held: 0, history_changed: 1, settings_changed: 2, worker_gone: 3, busy: 4 }
-    const worse = (r: FreshReason): void => { if (rank[r] > rank[reason]) reason = r }
+    type Live = Exclude<FreshReason, 'expired' | 'evicted'>
+    let reason: Live = 'none_held'
+    const rank: Readonly<Record<Live, number>> = { none_held: 0, history_changed: 1, settings_changed: 2, worker_gone: 3, busy: 4 }
+    const worse = (r: Live): void => { if (rank[r] > rank[reason]) reason = r }
     for (const entry of this.#entries.values()) {
       if (entry.owner !== owner) continue
       // Something new must follow what is held: the same conversation again is a retry or an edit.
       if (entry.keys.length >= keys.length || !isPrefix(entry.keys, keys)) {
-        worse('history_changed')
+        // Only one that shares more than a first item (the system prompt every conversation of an
+        // agent starts with) is this conversation, edited.
+        if (commonPrefix(entry.keys, keys) >= Math.min(2, keys.length)) worse('history_changed')
         continue
       }
       if (entry.fingerprint !== fingerprint) { worse('settings_changed'); continue }
@@ -85,7 +97,11 @@ export class Conversations {
       if (!entry.session.usable) { worse('worker_gone'); continue }
       if (best === undefined || entry.keys.length > best.keys.length) best = entry
     }
-    if (best === undefined) return { reason }
+    if (best === undefined) {
+      // A held conversation that this request extends explains more than one it only shares a start with.
+      const gone = reason === 'none_held' || reason === 'history_changed' ? this.#whyGone(owner, keys) : undefined
+      return { reason: gone ?? reason }
+    }
     best.busy = true
     clearTimeout(best.timer)
     return { held: best }
@@ -110,20 +126,51 @@ export class Conversations {
     this.#arm(entry)
   }
 
-  /** Drops a conversation (its round failed, …) and releases its thread. */
-  drop (session: ThreadSession): void {
+  /** Drops a conversation (its round failed, …) and releases its thread; `reason` is remembered for its next round. */
+  drop (session: ThreadSession, reason?: GoneReason): void {
     const entry = this.#entries.get(session)
-    if (entry !== undefined) this.#remove(entry)
+    if (entry !== undefined) {
+      this.#remove(entry)
+      const whole = prefixDigests(entry.keys).at(-1)
+      if (reason !== undefined && whole !== undefined) this.#remember(whole, { owner: entry.owner, reason })
+    }
     this.#release(session)
   }
 
-  /** Drops every conversation whose thread lives on this worker (it is being replaced, or is gone). */
-  dropWhere (predicate: (session: ThreadSession) => boolean): void {
-    for (const session of [...this.#entries.keys()]) if (predicate(session)) this.drop(session)
+  /**
+   * Drops the idle conversations whose thread lives on a worker that is being replaced or is gone.
+   * One that a request is continuing right now is left to that round: it ends (cleanly on a
+   * retiring worker, with an error on a dead one) and its request drops it then.
+   */
+  dropIdleWhere (predicate: (session: ThreadSession) => boolean): void {
+    for (const entry of [...this.#entries.values()]) if (!entry.busy && predicate(entry.session)) this.drop(entry.session, 'worker_gone')
   }
 
+  /** Everything, busy or not: the server is shutting down. */
   clear (): void {
-    this.dropWhere(() => true)
+    for (const session of [...this.#entries.keys()]) this.drop(session)
+    this.#gone.clear()
+  }
+
+  #remember (digest: string, gone: { owner: string, reason: GoneReason }): void {
+    this.#gone.delete(digest)
+    this.#gone.set(digest, gone)
+    const cap = Math.max(1, this.#limits.maxConversations)
+    for (const key of this.#gone.keys()) {
+      if (this.#gone.size <= cap) break
+      this.#gone.delete(key)
+    }
+  }
+
+  /** Why the longest dropped conversation this request extends left, if one did. */
+  #whyGone (owner: string, keys: readonly string[]): GoneReason | undefined {
+    const digests = prefixDigests(keys)
+    // The last key is the request's own new input: what was held ends before it.
+    for (let i = digests.length - 2; i >= 0; i--) {
+      const gone = this.#gone.get(digests[i] ?? '')
+      if (gone?.owner === owner) return gone.reason
+    }
+    return undefined
   }
 
   #arm (entry: Entry): void {
@@ -132,7 +179,7 @@ export class Conversations {
     const ms = parked ? this.#limits.toolCallTimeoutMs : this.#limits.ttlMs
     entry.timer = setTimeout(() => {
       if (entry.busy) return
-      this.drop(entry.session)
+      this.drop(entry.session, 'expired')
       this.#log.info({ held: this.#entries.size }, parked ? 'tool results did not come back in time: conversation dropped, its turn interrupted' : 'idle conversation expired')
     }, ms)
     entry.timer.unref()
@@ -150,7 +197,7 @@ export class Conversations {
     for (const entry of [...this.#entries.values()]) {
       if (this.#entries.size <= this.#limits.maxConversations && this.#bytes <= this.#limits.maxBytes) break
       if (entry.busy) continue
-      this.drop(entry.session)
+      this.drop(entry.session, 'evicted')
       evicted += 1
     }
     if (evicted > 0) this.#log.debug({ evicted, held: this.#entries.size, bytes: this.#bytes }, 'least recently used conversations dropped (PROXY_CONVERSATIONS_MAX / _MAX_BYTES)')

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { invalidSubject } from '../../errors.js'
-import type { ToolSpec } from '../types.js'
+import type { ToolChoice, ToolSpec } from '../types.js'
 
 /*
  * What Codex 0.169 accepts as dynamic tool names (measured): `^[a-zA-Z0-9_-]+$`, at most 128
@@ -35,8 +35,10 @@ export function codexName (name: string, kind: 'tool' | 'namespace' | 'member'):
 /** Client names ↔ the names Codex runs, for one request's tools. */
 export class ToolNames {
   readonly #fromCodex = new Map<string, { name: string, namespace: string | undefined }>()
+  readonly #tools: readonly ToolSpec[]
 
   constructor (tools: readonly ToolSpec[]) {
+    this.#tools = tools
     for (const tool of tools) {
       const key = ToolNames.#key(this.codexTool(tool.name, tool.namespace?.name), tool.namespace === undefined ? undefined : codexName(tool.namespace.name, 'namespace'))
       const taken = this.#fromCodex.get(key)
@@ -58,6 +60,13 @@ export class ToolNames {
 
   codexNamespace (namespace: string | undefined): string | undefined {
     return namespace === undefined ? undefined : codexName(namespace, 'namespace')
+  }
+
+  /** A tool_choice naming a tool, with the name the model sees it under (its alias, when it has one). */
+  codexChoice (choice: ToolChoice): ToolChoice {
+    if (typeof choice !== 'object') return choice
+    const tool = this.#tools.find((t) => t.name === choice.name)
+    return { name: this.codexTool(choice.name, tool?.namespace?.name) }
   }
 
   /** The client's names for a call Codex reports. */

@@ -33,12 +33,15 @@ describe('Conversations', () => {
   it('says why nothing is continued', () => {
     const { conversations } = store()
     expect(conversations.take('alice', 'f', ['a', 'b'])).toEqual({ reason: 'none_held' })
-    conversations.hold(held(session('s'), ['a']))
-    expect(conversations.take('bob', 'f', ['a', 'b'])).toEqual({ reason: 'none_held' })
-    expect(conversations.take('alice', 'f', ['x', 'b'])).toEqual({ reason: 'history_changed' })
-    // The same conversation again (a retry, an edit of the last turn) is not a continuation.
-    expect(conversations.take('alice', 'f', ['a'])).toEqual({ reason: 'history_changed' })
-    expect(conversations.take('alice', 'g', ['a', 'b'])).toEqual({ reason: 'settings_changed' })
+    conversations.hold(held(session('s'), ['sys', 'q', 'answer']))
+    expect(conversations.take('bob', 'f', ['sys', 'q', 'answer', 'next'])).toEqual({ reason: 'none_held' })
+    // Only the system prompt in common: another conversation of the same agent.
+    expect(conversations.take('alice', 'f', ['sys', 'other', 'next'])).toEqual({ reason: 'none_held' })
+    // More in common, then different: this conversation with an edited history.
+    expect(conversations.take('alice', 'f', ['sys', 'q', 'edited', 'next'])).toEqual({ reason: 'history_changed' })
+    // The same conversation again (a retry) is not a continuation either.
+    expect(conversations.take('alice', 'f', ['sys', 'q', 'answer'])).toEqual({ reason: 'history_changed' })
+    expect(conversations.take('alice', 'g', ['sys', 'q', 'answer', 'next'])).toEqual({ reason: 'settings_changed' })
     const { conversations: other } = store()
     other.hold(held(session('dead', { usable: false }), ['a']))
     expect(other.take('alice', 'f', ['a', 'b'])).toEqual({ reason: 'worker_gone' })
@@ -69,13 +72,33 @@ describe('Conversations', () => {
     expect(conversations.stats().held).toBe(0)
   })
 
-  it('drops by predicate (a worker replaced), and everything on clear', () => {
+  it('drops the idle ones of a replaced worker, leaves one in use to its round, and everything on clear', () => {
     const { conversations, released } = store()
-    conversations.hold(held(session('w1'), ['a']))
-    conversations.hold(held(session('w2'), ['b']))
-    conversations.dropWhere((s) => (s as unknown as FakeSession).name === 'w1')
-    expect(released).toEqual(['w1'])
+    const onW1 = (s: ThreadSession): boolean => (s as unknown as FakeSession).name.startsWith('w1')
+    conversations.hold(held(session('w1 idle'), ['a']))
+    conversations.hold(held(session('w1 busy'), ['b']))
+    conversations.hold(held(session('w2'), ['c']))
+    const running = conversations.take('alice', 'f', ['b', 'x'])
+    expect('held' in running).toBe(true)
+    conversations.dropIdleWhere(onW1)
+    expect(released).toEqual(['w1 idle'])
     conversations.clear()
-    expect(released).toEqual(['w1', 'w2'])
+    expect(released).toEqual(['w1 idle', 'w1 busy', 'w2'])
+  })
+
+  it('says why a round that came too late starts fresh: expired, evicted or its worker gone', async () => {
+    const { conversations } = store({ maxConversations: 1, ttlMs: 30 })
+    conversations.hold(held(session('first'), ['a', 'b']))
+    // Evicted by a newer one (the cap is 1).
+    conversations.hold(held(session('second'), ['c']))
+    expect(conversations.take('alice', 'f', ['a', 'b', 'next'])).toEqual({ reason: 'evicted' })
+    // Not for another key, and not for a conversation that only shares its last item.
+    expect(conversations.take('bob', 'f', ['a', 'b', 'next'])).toEqual({ reason: 'none_held' })
+    expect(conversations.take('alice', 'f', ['z', 'b', 'next'])).toEqual({ reason: 'none_held' })
+    await sleep(80)
+    expect(conversations.take('alice', 'f', ['c', 'next'])).toEqual({ reason: 'expired' })
+    conversations.hold(held(session('w1'), ['d']))
+    conversations.dropIdleWhere(() => true)
+    expect(conversations.take('alice', 'f', ['d', 'next'])).toEqual({ reason: 'worker_gone' })
   })
 })

@@ -28,6 +28,16 @@ describe('codexName', () => {
 })
 
 describe('ToolNames', () => {
+  it('names a forced tool as the model sees it: its alias when Codex needs one', () => {
+    const names = new ToolNames([spec('srv:tool'), spec('plain'), spec('exec_command', 'files')])
+    expect(names.codexChoice({ name: 'srv:tool' })).toEqual({ name: codexName('srv:tool', 'tool') })
+    expect(names.codexChoice({ name: 'srv:tool' })).not.toEqual({ name: 'srv:tool' })
+    expect(names.codexChoice({ name: 'plain' })).toEqual({ name: 'plain' })
+    // Inside a namespace Codex keeps even its own names.
+    expect(names.codexChoice({ name: 'exec_command' })).toEqual({ name: 'exec_command' })
+    expect(names.codexChoice('required')).toBe('required')
+  })
+
   it('maps calls back to the client\'s names, and refuses two tools Codex could not tell apart', () => {
     const names = new ToolNames([spec('srv:tool'), spec('exec_command', 'crm'), spec('plain')])
     expect(names.fromCodex(codexName('srv:tool', 'tool'), undefined)).toEqual({ name: 'srv:tool', namespace: undefined })
