@@ -369,11 +369,12 @@ export class AppServerBackend implements CodexBackend {
       yield * session.round(request, items, signal, decision)
       clean = true
     } finally {
-      if (clean && affinity && session.usable && !this.#retiring(session.worker)) {
+      const keep = clean && affinity && session.usable
+      if (keep && !this.#retiring(session.worker)) {
         const whole = [...request.items, ...session.answer]
         this.#conversations.hold({ session, owner, fingerprint, keys: conversationKeys(whole).keys, bytes: Buffer.byteLength(JSON.stringify(whole)) })
       } else {
-        this.#conversations.drop(session)
+        this.#conversations.drop(session, keep ? 'worker_gone' : undefined)
       }
     }
   }
