@@ -63,7 +63,7 @@ export const ConfigSchema = Type.Object({
     description: 'Comma-separated host names (Host header; `*.example.com` wildcards) the server answers to; others get a 403 (against DNS rebinding). With the default PROXY_API_KEY they are added to the loopback names always served, and `*` is refused.'
   })),
   PROXY_PROTECT_MODELS: Type.Boolean({ default: false, description: 'Require the API key for `/v1/models`.' }),
-  PROXY_METRICS_PUBLIC: Type.Boolean({ default: false, description: 'Serve `/metrics` without the API key.' }),
+  PROXY_METRICS_PUBLIC: Type.Boolean({ default: false, description: 'Serve `/metrics` without the API key (otherwise it needs a key named in PROXY_ADMIN_KEY_NAMES).' }),
 
   PROXY_TIMEOUT_MS: Milliseconds(300_000, 'Longest a request may run in total.'),
   PROXY_IDLE_TIMEOUT_MS: Milliseconds(15_000, 'Longest Codex may take to acknowledge a request (start the turn); a Codex that says nothing is hung.'),

@@ -266,6 +266,16 @@ describe('compose.yaml (production)', () => {
     }
   })
 
+  it('serves the dashboard /ui publicly (no ForwardAuth: the page asks for a key and calls /v1 with it)', () => {
+    const ui = t().router('codex-api-ui')
+    expect(ui.get('rule')).toBe(`Host(\`${DOMAIN}\`) && PathPrefix(\`/ui\`)`)
+    expect(list(ui.get('entrypoints'))).toEqual(['websecure'])
+    expect(ui.get('tls')).toBe('true')
+    expect(ui.get('service')).toBe('codex-api')
+    const types = list(ui.get('middlewares')).map(stripProvider).map((name) => t().middleware(name).type)
+    expect(types).toEqual(['headers', 'ratelimit'])
+  })
+
   it('answers OPTIONS preflights on noop@internal with the CORS middleware, ahead of the API router', () => {
     const preflight = t().router('codex-api-preflight')
     expect(preflight.get('rule')).toBe(`Host(\`${DOMAIN}\`) && Method(\`OPTIONS\`)`)
@@ -276,7 +286,7 @@ describe('compose.yaml (production)', () => {
     expect(middlewares).toEqual([list(t().router('codex-api').get('middlewares')).map(stripProvider)[0]])
     const priority = Number(preflight.get('priority'))
     // Default priorities are the rule lengths: beat every other router by a wide margin.
-    const longestRule = Math.max(...['codex-api', 'codex-api-health'].map((r) => (t().router(r).get('rule') ?? '').length))
+    const longestRule = Math.max(...['codex-api', 'codex-api-health', 'codex-api-ui'].map((r) => (t().router(r).get('rule') ?? '').length))
     expect(priority).toBeGreaterThan(longestRule)
   })
 
@@ -284,7 +294,8 @@ describe('compose.yaml (production)', () => {
     const cors = t().middleware(stripProvider(list(t().router('codex-api').get('middlewares'))[0] ?? '')).options
     const allowed = list(cors.get('accesscontrolallowheaders')).map((h) => h.toLowerCase())
     for (const header of REQUIRED_CORS_HEADERS) expect(allowed, header).toContain(header.toLowerCase())
-    expect(list(cors.get('accesscontrolallowmethods')).sort()).toEqual(['GET', 'OPTIONS', 'POST'])
+    // DELETE: /v1/responses/{id}.
+    expect(list(cors.get('accesscontrolallowmethods')).sort()).toEqual(['DELETE', 'GET', 'OPTIONS', 'POST'])
     expect(list(cors.get('accesscontrolalloworiginlist'))).toEqual(['*'])
     expect(Number(cors.get('accesscontrolmaxage'))).toBeGreaterThan(0)
     expect(cors.get('addvaryheader')).toBe('true')

@@ -7,12 +7,15 @@ import { parsePrometheus, value, type Sample } from '../helpers/prometheus.js'
 // series move when requests are served. Requests carry an x-request-id, accepted and echoed.
 
 describe('/metrics', () => {
-  it('needs the API key unless PROXY_METRICS_PUBLIC=true', async () => {
-    const { app } = await buildTestApp()
+  it('needs an admin key (its series show every key\'s usage) unless PROXY_METRICS_PUBLIC=true', async () => {
+    const { app } = await buildTestApp({ env: { PROXY_API_KEYS: 'bob=key-of-bob' } })
     const denied = await app.inject({ method: 'GET', url: '/metrics' })
     expect(denied.statusCode).toBe(401)
     expectEnvelope(denied.json(), { code: 'invalid_api_key' })
     expect((await app.inject({ method: 'GET', url: '/metrics', headers: AUTH })).statusCode).toBe(200)
+    const bob = await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer key-of-bob' } })
+    expect(bob.statusCode).toBe(403)
+    expectEnvelope(bob.json(), { type: 'permission_error', code: 'metrics_not_visible' })
     const open = await buildTestApp({ env: { PROXY_METRICS_PUBLIC: 'true' } })
     expect((await open.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200)
   })
