@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { DIALECT_ROUTE, type DialectName } from '../../src/api/dialect.js'
 import { ErrorEnvelopeSchema } from '../../src/api/openai-envelope.js'
 import { invalidRequest } from '../../src/errors.js'
 import { UsageEventSchema } from '../../src/usage/ledger.js'
@@ -15,7 +16,7 @@ const filterParam = (description: string) => Type.Optional(Type.String({ maxLeng
 const FiltersSchema = {
   key: filterParam('Only this API key name'),
   model: filterParam('Only this model (the one Codex ran)'),
-  route: filterParam('Only this route (`/v1/chat/completions`)')
+  route: filterParam('Only this route: `chat`, `responses`, `messages`, or the path the log records (`/v1/chat/completions`)')
 }
 
 function timeParam (value: string | undefined, name: string, fallback: Date): Date {
@@ -32,6 +33,11 @@ function listParam (value: string | undefined, name: string): string[] | undefin
     throw invalidRequest(`\`${name}\` must be 1 to ${MAX_FILTER_VALUES} comma-separated values of at most 256 characters.`, name, 'invalid_value')
   }
   return values
+}
+
+/** Routes as the log records them: a dialect's name stands for its route. */
+function routeParam (value: string | undefined): string[] | undefined {
+  return listParam(value, 'route')?.map((r) => (Object.hasOwn(DIALECT_ROUTE, r) ? DIALECT_ROUTE[r as DialectName] : r))
 }
 
 /**
@@ -67,7 +73,7 @@ const usageRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       by: q.by,
       keys: visibleKeys(viewer, listParam(q.key, 'key')),
       models: listParam(q.model, 'model'),
-      routes: listParam(q.route, 'route'),
+      routes: routeParam(q.route),
       scope: viewer.scope
     })
   })
@@ -87,7 +93,7 @@ const usageRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const events = await index.recent(limit, {
       keys: visibleKeys(viewer, listParam(q.key, 'key')),
       models: listParam(q.model, 'model'),
-      routes: listParam(q.route, 'route')
+      routes: routeParam(q.route)
     })
     return { count: events.length, events }
   })

@@ -105,7 +105,9 @@ describe('/v1/usage filters and breakdowns', () => {
     const end = new Date(END)
     for (const [query, ref] of [
       ['model=gpt-6-mini&by=route&group=hour', { models: ['gpt-6-mini'], by: 'route' as const, group: 'hour' as const }],
-      ['route=/v1/responses,/v1/messages&by=model', { routes: ['/v1/responses', '/v1/messages'], by: 'model' as const }]
+      ['route=/v1/responses,/v1/messages&by=model', { routes: ['/v1/responses', '/v1/messages'], by: 'model' as const }],
+      // A dialect's name stands for its route.
+      ['route=responses,messages&by=model', { routes: ['/v1/responses', '/v1/messages'], by: 'model' as const }]
     ] as const) {
       const res = await app.inject({ method: 'GET', url: `/v1/usage?${WINDOW}&${query}`, headers: AUTH })
       expect(res.statusCode).toBe(200)
