@@ -61,17 +61,20 @@ export async function registerApp (app: FastifyInstance, opts: AppOptions): Prom
     await scope.register(metricsRoutes)
   })
   // The encapsulation boundary is the auth boundary: the key is checked for the API routes only.
-  // They are served under /v1 and, for clients configured with a base URL without it, at the root.
-  for (const prefix of ['/v1', '']) {
-    await app.register(async (api) => {
-      await api.register(authPlugin)
-      await api.register(rateLimitPlugin)
-      await api.register(modelsRoutes)
-      await api.register(chatCompletionsRoutes)
-      await api.register(responsesRoutes)
-      await api.register(messagesRoutes)
-      await api.register(usageRoutes)
-      await api.register(statusRoutes)
-    }, { prefix })
-  }
+  // They are served under /v1 and, for clients configured with a base URL without it, at the root,
+  // with one rate limit per key across both (a key must not get a second burst at the root).
+  await app.register(async (api) => {
+    await api.register(authPlugin)
+    await api.register(rateLimitPlugin)
+    for (const prefix of ['/v1', '']) {
+      await api.register(async (routes) => {
+        await routes.register(modelsRoutes)
+        await routes.register(chatCompletionsRoutes)
+        await routes.register(responsesRoutes)
+        await routes.register(messagesRoutes)
+        await routes.register(usageRoutes)
+        await routes.register(statusRoutes)
+      }, { prefix })
+    }
+  })
 }

@@ -463,6 +463,15 @@ describe('the in-app per-key rate limit (PROXY_RATE_LIMIT_ENABLED=true, RATE_LIM
     expect((await send({ authorization: 'Bearer wrong' })).statusCode).toBe(401)
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200)
   })
+
+  it('has one bucket per key whichever prefix it is called under: the root routes give no second burst', async () => {
+    const { app } = await buildTestApp({ backend: recordingBackend(), env: { PROXY_RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_AVG: '1', RATE_LIMIT_BURST: '2' } })
+    // At once, so that no token refills between them.
+    const statuses = await Promise.all(['/v1/chat/completions', '/chat/completions', '/v1/chat/completions', '/chat/completions'].map(async (url) =>
+      (await app.inject({ method: 'POST', url, headers: AUTH, payload: chat(false, 'rate') })).statusCode))
+    expect(statuses.filter((s) => s === 200)).toHaveLength(2)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(2)
+  })
 })
 
 describe('Codex refusing a request over JSON-RPC', () => {
