@@ -2,8 +2,11 @@ import type { ContentPart, ConversationItem } from './types.js'
 
 const textOf = (parts: readonly ContentPart[]): string => parts.map((part) => (part.type === 'text' ? part.text : '[image]')).join('\n')
 
+/** Every way a model may read a line break: a lone CR or a Unicode separator starts a line too. */
+const LINE_BREAK = /\r\n|[\n\r\u0085\u2028\u2029]/
+
 /** One entry: `[role] first line`, every further line indented, so content can never start a line with a role tag. */
-const entry = (label: string, text: string): string => `[${label}] ${text.split('\n').join('\n  ')}`
+const entry = (label: string, text: string): string => `[${label}] ${text.split(LINE_BREAK).join('\n  ')}`
 
 /**
  * Flattens a conversation into the one prompt `codex proto` / `codex exec` take. A conversation
