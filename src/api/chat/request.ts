@@ -10,6 +10,7 @@ import type {
   ToolChoice,
   ToolSpec
 } from '../../backends/types.js'
+import { checkJsonSchema } from '../../turns/json-schema-check.js'
 import { checkToolChoice, functionToolSpec, requireTurnInput, ToolList } from '../../turns/tool-specs.js'
 import type { ParseContext, TurnPlan } from '../../turns/plan.js'
 import type { ChatCompletionRequest, ChatMessage } from './schemas.js'
@@ -182,5 +183,6 @@ function responseFormat (body: ChatCompletionRequest): OutputFormat | undefined 
   if (format.type === 'json_object') return { type: 'json_object' }
   const spec = format.json_schema
   if (spec?.schema === undefined) throw invalidRequest('response_format json_schema needs `json_schema.schema`.', 'response_format.json_schema.schema')
+  checkJsonSchema(spec.schema, 'response_format.json_schema.schema')
   return { type: 'json_schema', name: spec.name, schema: spec.schema, strict: spec.strict ?? undefined }
 }

@@ -331,6 +331,11 @@ describe('parseChatRequest: parameters', () => {
       .toEqual({ type: 'json_schema', name: 'answer', schema, strict: true })
   })
 
+  it('refuses a json_schema format that is not a JSON Schema, naming where', () => {
+    expect(badRequest(body({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: 5 } } } })).param).toBe('response_format.json_schema.schema.properties')
+    expect(badRequest(body({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'objekt' } } } })).message).toMatch(/not a valid JSON Schema/)
+  })
+
   it('refuses json_schema without a schema', () => {
     expect(badRequest(body({ response_format: { type: 'json_schema', json_schema: { name: 'x' } } })).param).toBe('response_format.json_schema.schema')
     expect(badRequest(body({ response_format: { type: 'json_schema' } })).param).toBe('response_format.json_schema.schema')

@@ -3,7 +3,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import { invalidRequest } from '../errors.js'
 
 /**
- * Deepest a tool's parameter schema may nest. Codex drops a JSON-RPC line nested 128 levels
+ * Deepest a schema (a tool's parameters, a structured output format) may nest. Codex drops a JSON-RPC line nested 128 levels
  * (serde's limit) without an answer, which for `thread/start` is a schema 62 levels deep
  * (measured; 61 works): the request would hang until its timeout. Real schemas are a few levels.
  */
@@ -29,17 +29,18 @@ function depth (value: unknown): number {
 const where = (e: ErrorObject): string => e.instancePath.split('/').filter((s) => s.length > 0).map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`)).join('')
 
 /**
- * Refuses a tool parameter schema that is not a JSON Schema (`"properties": 5`, `"required": "q"`,
- * `"type": "objekt"`) or that nests too deep, with a 400 naming where (`param`): Codex would
- * refuse the whole request, or worse, send the tool upstream with its parameters emptied.
- * Draft-07 unless the schema names 2020-12.
+ * Refuses a client's schema (a tool's parameters, a structured output format) that is not a JSON
+ * Schema (`"properties": 5`, `"required": "q"`, `"type": "objekt"`) or that nests too deep, with a
+ * 400 naming where (`param`): Codex would refuse the whole request, or worse, send the tool
+ * upstream with its parameters emptied, or the upstream would refuse it naming nothing the client
+ * sent. Draft-07 unless the schema names 2020-12.
  */
-export function checkToolSchema (schema: Record<string, unknown>, param: string): void {
+export function checkJsonSchema (schema: Record<string, unknown>, param: string): void {
   if (depth(schema) > MAX_SCHEMA_DEPTH) throw invalidRequest(`The schema nests more than ${MAX_SCHEMA_DEPTH} levels deep.`, param, 'invalid_value')
   const meta = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12') ? draft2020 : draft07
   const { $schema: _ignored, ...document } = schema
   if (meta.validateSchema(document) === true) return
   const first = meta.errors?.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf') ?? meta.errors?.[0]
   const at = first === undefined ? '' : where(first)
-  throw invalidRequest(`The parameters are not a valid JSON Schema: ${at === '' ? 'the schema' : at.slice(1)} ${first?.message ?? 'is invalid'}.`, `${param}${at}`, 'invalid_value')
+  throw invalidRequest(`\`${param}\` is not a valid JSON Schema: ${at === '' ? 'the schema' : at.slice(1)} ${first?.message ?? 'is invalid'}.`, `${param}${at}`, 'invalid_value')
 }
