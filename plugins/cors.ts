@@ -27,7 +27,8 @@ const corsPlugin: FastifyPluginAsync = async (fastify) => {
       const requestOrigin = request.headers.origin
       const options: FastifyCorsOptions = {
         origin: policy.origins === '*' ? '*' : requestOrigin !== undefined && originAllowed(policy, requestOrigin, request.headers.host),
-        methods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
+        // Every method a route answers: DELETE is `DELETE /v1/responses/{id}`.
+        methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
         allowedHeaders: allowedRequestHeaders(request.headers['access-control-request-headers']),
         exposedHeaders: ['x-request-id', 'retry-after'],
         maxAge: 600,

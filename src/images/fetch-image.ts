@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
 import { Agent, request } from 'undici'
-import { invalidRequest, isApiError } from '../errors.js'
+import { invalidSubject, isApiError, type ApiError } from '../errors.js'
 
 export interface ImageFetchOptions {
   maxBytes: number
@@ -41,8 +41,10 @@ function sniff (bytes: Buffer): string | undefined {
   return undefined
 }
 
-const refuse = (url: string, why: string): Error =>
-  invalidRequest(`Image ${url.length > 120 ? `${url.slice(0, 117)}...` : url} could not be used: ${why}`, 'messages', 'invalid_image_url')
+// The image may stand anywhere in the conversation (a message, a tool result) of any dialect:
+// the subject lets each name its own field (`messages`, `input`).
+const refuse = (url: string, why: string): ApiError =>
+  invalidSubject(`Image ${url.length > 120 ? `${url.slice(0, 117)}...` : url} could not be used: ${why}`, 'conversation', 'invalid_image_url')
 
 /**
  * Downloads an http(s) image and returns it as a data URL (Codex accepts only inline images).

@@ -68,6 +68,23 @@ describe('CORS', () => {
     }
   })
 
+  it('allows DELETE in a preflight (DELETE /v1/responses/{id}), and every other method a route answers', async () => {
+    const { app } = shared()
+    const res = await app.inject({
+      method: 'OPTIONS',
+      url: '/v1/responses/resp_123',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'authorization, x-stainless-os' }
+    })
+    expect(res.statusCode).toBe(204)
+    expect(res.headers['access-control-allow-origin']).toBe('*')
+    expect(listOf(res.headers['access-control-allow-methods'])).toEqual(expect.arrayContaining(['get', 'head', 'post', 'delete']))
+    expect(listOf(res.headers['access-control-allow-headers'])).toEqual(['authorization', 'x-stainless-os'])
+    // The DELETE that follows gets its CORS header too (here a 404: no such stored response).
+    const del = await app.inject({ method: 'DELETE', url: '/v1/responses/resp_123', headers: { ...AUTH, origin: 'https://app.example' } })
+    expect(del.statusCode).toBe(404)
+    expect(del.headers['access-control-allow-origin']).toBe('*')
+  })
+
   it('puts access-control-allow-origin on simple requests, errors included', async () => {
     const { app } = shared()
     const origin = { origin: 'https://app.example' }

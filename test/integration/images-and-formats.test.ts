@@ -157,6 +157,21 @@ describe('images on /v1/responses and /v1/messages, tool results included', () =
     expect(inlinedImages('messages i6')).toBe(2)
   })
 
+  it('refuses an image URL it may not fetch with a 400 naming the route\'s own conversation field', async () => {
+    const url = 'http://127.0.0.1:9/x.png'
+    const refused = async (path: string, payload: Record<string, unknown>): Promise<Record<string, unknown>> => {
+      const res = await strict.app.inject({ method: 'POST', url: path, headers: { authorization: `Bearer ${TEST_KEY}` }, payload })
+      expect(res.statusCode, path).toBe(400)
+      return res.json()
+    }
+    const responses = await refused('/v1/responses', { model: 'codex-5', input: [{ role: 'user', content: [{ type: 'input_text', text: 'loopback i8' }, { type: 'input_image', image_url: url }] }] })
+    expect(expectEnvelope(responses, { type: 'invalid_request_error', code: 'invalid_image_url', param: 'input' }).message).toMatch(/loopback, private or link-local/)
+    // The same refusal on chat completions names its field, `messages`.
+    const chat = await refused('/v1/chat/completions', { model: 'codex-5', messages: [{ role: 'user', content: [{ type: 'text', text: 'loopback i8c' }, { type: 'image_url', image_url: { url } }] }] })
+    expectEnvelope(chat, { code: 'invalid_image_url', param: 'messages' })
+    expect(strict.upstream.requests).toHaveLength(0)
+  })
+
   it('refuses a tool result image it cannot fetch with the route\'s 400, before any upstream request', async () => {
     const res = await h.app.inject({
       method: 'POST',

@@ -206,6 +206,9 @@ describe('codex app-server against the mock', () => {
     ['[ratelimit]', 'rateLimitExceeded', /try again in 7s/],
     ['[overloaded]', 'serverOverloaded', /capacity/],
     ['[context]', 'contextWindowExceeded', /context window/],
+    // The same failures after part of the answer was streamed.
+    ['[failmid:context]', 'contextWindowExceeded', /context window/],
+    ['[failmid:ratelimit]', 'rateLimitExceeded', /try again in 7s/],
     ['[unauthorized]', { httpConnectionFailed: { httpStatusCode: 401 } }, /401 Unauthorized/]
   ])('%s → codexErrorInfo %j', async (marker, info, message) => {
     const { msgs, ms } = await runTurn(`${marker} please fail`)

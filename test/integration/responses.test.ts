@@ -4,7 +4,7 @@ import type { MockRequest } from '../fixtures/mock-upstream.mjs'
 import { usageFor } from '../fixtures/mock-upstream.mjs'
 import { AUTH, TEST_KEY, baseUrl } from '../helpers/build-test-app.js'
 import { startCodexUpstreamApp, type CodexUpstreamApp } from '../helpers/codex-upstream-app.js'
-import { expectEnvelope, openStream, readUsageLog } from '../helpers/http.js'
+import { expectEnvelope, openStream, parseSse, postChat, readUsageLog } from '../helpers/http.js'
 import { offlineFetch } from '../helpers/offline.js'
 
 // POST /v1/responses end to end with the official openai SDK (6.49, the last major on Node 20),
@@ -275,6 +275,34 @@ describe('POST /v1/responses with the openai SDK', () => {
     const res = await h.app.inject({ method: 'POST', url: '/responses', headers: AUTH, payload: { model: 'codex-5', input: 'root r15' } })
     expect(res.statusCode).toBe(200)
     expect(res.json<{ status: string }>().status).toBe('completed')
+  })
+})
+
+describe('a failure after the stream started, on the wire', () => {
+  it.each([
+    { marker: '[failmid]', code: 'server_error', type: 'server_error', param: null },
+    { marker: '[failmid:context]', code: 'context_length_exceeded', type: 'invalid_request_error', param: 'input' },
+    { marker: '[failmid:ratelimit]', code: 'rate_limit_exceeded', type: 'rate_limit_error', param: null }
+  ])('$marker: the partial answer, then response.failed with code $code, then error, and no [DONE]', async ({ marker, code, type, param }) => {
+    const res = await postChat(h.app, { model: 'codex-5', input: `cut off ${marker} f1`, stream: true }, { path: '/v1/responses' })
+    expect(res.status).toBe(200)
+    expect(String(res.headers['content-type'])).toMatch(/^text\/event-stream/)
+    expect(res.raw).not.toContain('[DONE]')
+    const blocks = parseSse(res.raw).filter((b) => b.data !== undefined)
+    const events = blocks.map((b) => ({ name: b.event, data: JSON.parse(b.data ?? '{}') as Record<string, unknown> }))
+    const names = events.map((e) => e.name)
+    expect(names).toContain('response.output_text.delta')
+    expect(names.slice(-2)).toEqual(['response.failed', 'error'])
+    expect(names).not.toContain('response.completed')
+    expect(events.map((e) => e.data.type)).toEqual(names)
+    expect(events.map((e) => e.data.sequence_number)).toEqual(events.map((_e, i) => i))
+    const failed = events.at(-2)?.data.response as { status: string, error: { code: string, message: string }, usage: unknown }
+    expect(failed.status).toBe('failed')
+    expect(failed.error.code).toBe(code)
+    expect(failed.usage).toBeNull()
+    const error = events.at(-1)?.data as { code: string, message: string, param: unknown, error: Record<string, unknown> }
+    expect(error).toMatchObject({ type: 'error', code, message: failed.error.message, param })
+    expect(error.error).toEqual({ type, code, message: failed.error.message, param })
   })
 })
 

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../request-fields.js'
 import { StringEnum } from '../string-enum.js'
 
 /*
@@ -21,10 +22,10 @@ export const ContentPartSchema = Type.Object({
 })
 
 export const ToolCallSchema = Type.Object({
-  id: Type.String({ minLength: 1, maxLength: 512 }),
+  id: Type.String({ minLength: 1, maxLength: MAX_ID_LENGTH }),
   type: Type.Optional(Type.Literal('function')),
   function: Type.Object({
-    name: Type.String({ minLength: 1, maxLength: 256 }),
+    name: Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH }),
     arguments: Type.String()
   })
 })
@@ -32,10 +33,10 @@ export const ToolCallSchema = Type.Object({
 export const ChatMessageSchema = Type.Object({
   role: StringEnum(['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const),
   content: Type.Optional(Type.Union([Type.String(), Type.Array(ContentPartSchema), Type.Null()])),
-  name: Type.Optional(Type.String({ maxLength: 256 })),
+  name: Type.Optional(Type.String({ maxLength: MAX_NAME_LENGTH })),
   tool_calls: Type.Optional(Type.Union([Type.Array(ToolCallSchema), Type.Null()])),
-  tool_call_id: Type.Optional(Type.String({ maxLength: 512 })),
-  function_call: Type.Optional(Type.Union([Type.Object({ name: Type.String({ maxLength: 256 }), arguments: Type.String() }), Type.Null()])),
+  tool_call_id: Type.Optional(Type.String({ maxLength: MAX_ID_LENGTH })),
+  function_call: Type.Optional(Type.Union([Type.Object({ name: Type.String({ maxLength: MAX_NAME_LENGTH }), arguments: Type.String() }), Type.Null()])),
   reasoning_content: Type.Optional(Type.Union([Type.String(), Type.Null()]))
 })
 export type ChatMessage = Static<typeof ChatMessageSchema>

@@ -2,6 +2,7 @@ import type { ContentPart, ConversationItem, ReasoningEffort, ReasoningSummary, 
 import { invalidRequest } from '../../errors.js'
 import { checkImageUrl } from '../../images/image-url.js'
 import { parseEffort, resolveModel, withRequestedEffort } from '../../models.js'
+import { MAX_ID_LENGTH, MAX_NAME_LENGTH, requiredString } from '../request-fields.js'
 import type { ParseContext, TurnPlan } from '../../turns/plan.js'
 import { checkToolChoice, functionToolSpec, requireTurnInput, ToolList } from '../../turns/tool-specs.js'
 import { claudeTarget, type ClaudeFamily } from './claude-models.js'
@@ -174,17 +175,17 @@ function conversationOf (messages: MessagesRequest['messages'], ctx: MessagesCon
           return
         case 'tool_result': {
           if (role !== 'user') throw invalidRequest('tool_result blocks belong in user messages.', where)
-          if (typeof block.tool_use_id !== 'string' || block.tool_use_id.length === 0) throw invalidRequest('A tool_result needs `tool_use_id`.', `${where}.tool_use_id`)
+          const callId = requiredString(block, 'tool_use_id', where, MAX_ID_LENGTH)
           flush()
-          out.items.push({ type: 'tool_result', callId: block.tool_use_id, output: toolResultOutput(block, where) })
+          out.items.push({ type: 'tool_result', callId, output: toolResultOutput(block, where) })
           return
         }
         case 'tool_use': {
           if (role !== 'assistant') throw invalidRequest('tool_use blocks belong in assistant messages.', where)
-          if (typeof block.id !== 'string' || block.id.length === 0) throw invalidRequest('A tool_use needs an `id`.', `${where}.id`)
-          if (typeof block.name !== 'string' || block.name.length === 0) throw invalidRequest('A tool_use needs a `name`.', `${where}.name`)
+          const id = requiredString(block, 'id', where, MAX_ID_LENGTH)
+          const name = requiredString(block, 'name', where, MAX_NAME_LENGTH)
           flush()
-          out.items.push({ type: 'tool_call', id: block.id, name: block.name, arguments: JSON.stringify(block.input ?? {}) })
+          out.items.push({ type: 'tool_call', id, name, arguments: JSON.stringify(block.input ?? {}) })
           return
         }
         case 'thinking': {

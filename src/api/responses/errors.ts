@@ -17,8 +17,9 @@ export function responsesErrorEnvelope (err: ApiError): ErrorEnvelope {
 
 /**
  * The code of a failed response: the ones Codex and the SDKs act on are kept
- * (context_length_exceeded, rate_limit_exceeded, insufficient_quota), the rest are OpenAI's
- * generic invalid_prompt (the request) or server_error (everything else).
+ * (context_length_exceeded, rate_limit_exceeded, insufficient_quota; any other 429 is one of the
+ * last two by its kind), the rest are OpenAI's generic invalid_prompt (the request) or
+ * server_error (everything else).
  */
 export function failureCode (err: ApiError): string {
   const code = err.code ?? ''
@@ -32,15 +33,25 @@ export function failureCode (err: ApiError): string {
     default:
       break
   }
+  if (err.kind === 'quota') return 'insufficient_quota'
+  if (err.kind === 'rate_limit') return 'rate_limit_exceeded'
   return err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 429 ? 'invalid_prompt' : 'server_error'
 }
 
-/** The `error` event of a failed stream: nested and flat, so every client raises it (reference §A.4). */
-export function errorEvent (error: unknown): { type: 'error', code: string, message: string, param: string | null, error: Record<string, unknown> } {
+/** The `error` event of a failed stream, nested and flat: so every client raises it (reference §A.4). */
+export interface ErrorEvent {
+  type: 'error'
+  code: string
+  message: string
+  param: string | null
+  error: { type: string, code: string, message: string, param: string | null }
+}
+
+export function errorEvent (error: unknown): ErrorEvent {
   const err = toApiError(error)
-  const envelope = responsesErrorEnvelope(err).error
+  const param = responsesErrorEnvelope(err).error.param
   const code = failureCode(err)
-  return { type: 'error', code, message: err.message, param: envelope.param, error: { type: openAIErrorType(err.kind), code, message: err.message, param: envelope.param } }
+  return { type: 'error', code, message: err.message, param, error: { type: openAIErrorType(err.kind), code, message: err.message, param } }
 }
 
 export const responsesDialect: Dialect = {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { ContentPart, ConversationItem, OutputFormat, ReasoningSummary, ToolChoice, ToolOutput, ToolSpec } from '../../backends/types.js'
 import { invalidRequest } from '../../errors.js'
 import { checkImageUrl } from '../../images/image-url.js'
+import { MAX_ID_LENGTH, MAX_NAME_LENGTH, optionalString, requiredString } from '../request-fields.js'
 import { parseEffort, resolveModel, withRequestedEffort } from '../../models.js'
 import { checkToolChoice, checkToolName, functionToolSpec, requireTurnInput, ToolList } from '../../turns/tool-specs.js'
 import type { ParseContext, TurnPlan } from '../../turns/plan.js'
@@ -50,13 +51,6 @@ export const newId = (prefix: string): string => `${prefix}_${randomBytes(16).to
 
 type Raw = Record<string, unknown>
 const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v)
-
-function requiredString (raw: Raw, key: string, param: string, max = 512): string {
-  const value = raw[key]
-  if (typeof value !== 'string' || value.length === 0) throw invalidRequest(`\`${key}\` must be a non-empty string.`, `${param}.${key}`)
-  if (value.length > max) throw invalidRequest(`\`${key}\` is longer than ${max} characters.`, `${param}.${key}`)
-  return value
-}
 
 const toolName = (raw: Raw, param: string): string => checkToolName(requiredString(raw, 'name', param, 128), `${param}.name`)
 
@@ -123,7 +117,8 @@ function inputItems (input: ResponsesRequest['input']): ParsedInput {
     const param = `input[${i}]`
     const type = raw.type ?? (raw.role !== undefined ? 'message' : undefined)
     if (typeof type !== 'string') throw invalidRequest('An input item needs a `type` (or a `role`, for a message).', `${param}.type`)
-    const view = { ...raw, type, id: typeof raw.id === 'string' ? raw.id : newId(type === 'message' ? 'msg' : 'item') }
+    const itemId = optionalString(raw, 'id', param, MAX_ID_LENGTH)
+    const view = { ...raw, type, id: itemId ?? newId(type === 'message' ? 'msg' : 'item') }
     switch (type) {
       case 'message': {
         const role = raw.role
@@ -140,33 +135,33 @@ function inputItems (input: ResponsesRequest['input']): ParsedInput {
         const args = raw.arguments
         parsed.items.push({
           type: 'tool_call',
-          id: requiredString(raw, 'call_id', param),
+          id: requiredString(raw, 'call_id', param, MAX_ID_LENGTH),
           name: toolName(raw, param),
           arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {}),
-          itemId: typeof raw.id === 'string' ? raw.id : undefined,
-          namespace: typeof raw.namespace === 'string' ? raw.namespace : undefined
+          itemId,
+          namespace: optionalString(raw, 'namespace', param, MAX_NAME_LENGTH)
         })
         break
       }
       case 'custom_tool_call':
         parsed.items.push({
           type: 'tool_call',
-          id: requiredString(raw, 'call_id', param),
+          id: requiredString(raw, 'call_id', param, MAX_ID_LENGTH),
           name: toolName(raw, param),
           arguments: JSON.stringify({ input: typeof raw.input === 'string' ? raw.input : '' }),
-          itemId: typeof raw.id === 'string' ? raw.id : undefined
+          itemId
         })
         break
       case 'function_call_output':
       case 'custom_tool_call_output':
-        parsed.items.push({ type: 'tool_result', callId: requiredString(raw, 'call_id', param), output: toolOutput(raw.output, `${param}.output`) })
+        parsed.items.push({ type: 'tool_result', callId: requiredString(raw, 'call_id', param, MAX_ID_LENGTH), output: toolOutput(raw.output, `${param}.output`) })
         break
       case 'reasoning': {
         const summary = Array.isArray(raw.summary) ? raw.summary.flatMap((s: unknown) => (isObject(s) && typeof s.text === 'string' ? [s.text] : [])) : []
         const encrypted = raw.encrypted_content
         parsed.items.push({
           type: 'reasoning',
-          id: typeof raw.id === 'string' ? raw.id : undefined,
+          id: itemId,
           summary,
           encryptedContent: typeof encrypted === 'string' && encrypted.length > 0 ? encrypted : undefined
         })

@@ -1,4 +1,5 @@
 import { NO_USAGE, type BackendEvent, type ConversationItem, type ReasoningItem, type TokenUsage } from '../../backends/types.js'
+import type { ErrorEvent } from './errors.js'
 import { newId, type EchoFields } from './request.js'
 import type { CustomToolCallItem, FunctionCallItem, MessageItem, OutputItem, ReasoningOutputItem, ResponseObject, ResponseUsage } from './schemas.js'
 
@@ -113,13 +114,22 @@ export class ResponseAssembler {
   }
 
   /** The turn failed after the stream started: response.failed, then `error` (both are needed, reference §A.4). */
-  fail (code: string, message: string, param: string | null, type: string): WireEvent[] {
+  fail (error: ErrorEvent): WireEvent[] {
+    this.#abandon()
     this.#status = 'failed'
-    this.#error = { code, message }
-    return [
-      { type: 'response.failed', response: this.response() },
-      { type: 'error', code, message, param, error: { type, code, message, param } }
-    ]
+    this.#error = { code: error.code, message: error.message }
+    return [{ type: 'response.failed', response: this.response() }, { ...error }]
+  }
+
+  /** The item a failure cut off shows what was streamed of it (as `incomplete`), not an empty in-progress shell. */
+  #abandon (): void {
+    const open = this.#open
+    this.#open = undefined
+    if (open?.kind === 'message') {
+      Object.assign(open.item, { status: 'incomplete', content: [{ type: 'output_text', text: open.text, annotations: [], logprobs: [] }] })
+    } else if (open?.kind === 'reasoning') {
+      open.item.summary = open.parts.map((text) => text ?? '').filter((text) => text.length > 0).map((text) => ({ type: 'summary_text' as const, text }))
+    }
   }
 
   #text (itemId: string, delta: string): WireEvent[] {

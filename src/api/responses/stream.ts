@@ -1,8 +1,6 @@
 import type { BackendEvent } from '../../backends/types.js'
-import { toApiError } from '../../errors.js'
 import { sseEvent } from '../../http/sse.js'
-import { openAIErrorType } from '../openai-envelope.js'
-import { failureCode, responsesErrorEnvelope } from './errors.js'
+import { errorEvent } from './errors.js'
 import { assembledFrames } from '../assembled-stream.js'
 import type { ResponseAssembler, WireEvent } from './response.js'
 
@@ -21,9 +19,6 @@ export interface ResponsesStream {
 export function responsesSse (events: AsyncIterable<BackendEvent>, assembler: ResponseAssembler, onFinished: () => void): ResponsesStream {
   let sequence = 0
   const frame = (event: WireEvent): string => sseEvent(event.type, { ...event, sequence_number: sequence++ })
-  const failure = (error: unknown): string => {
-    const err = toApiError(error)
-    return assembler.fail(failureCode(err), err.message, responsesErrorEnvelope(err).error.param, openAIErrorType(err.kind)).map(frame).join('')
-  }
+  const failure = (error: unknown): string => assembler.fail(errorEvent(error)).map(frame).join('')
   return { frames: assembledFrames(events, assembler, frame, failure, onFinished), closing: failure }
 }

@@ -109,6 +109,24 @@ describe('parseMessagesRequest', () => {
     expect(badRequest(body({ tools, tool_choice: { type: 'tool', name: 'Nope' } })).param).toBe('tool_choice')
   })
 
+  it('bounds tool_use ids and names and tool_result ids as chat completions does (512 and 256 characters)', () => {
+    const round = (id: string, name: string, resultId = id): MessagesRequest => body({
+      messages: [
+        { role: 'user', content: 'go' },
+        { role: 'assistant', content: [{ type: 'tool_use', id, name, input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: resultId, content: 'ok' }] }
+      ]
+    })
+    expect(parseMessagesRequest(round('t'.repeat(512), 'n'.repeat(256)), ctx()).request.items.slice(1)).toEqual([
+      { type: 'tool_call', id: 't'.repeat(512), name: 'n'.repeat(256), arguments: '{}' },
+      { type: 'tool_result', callId: 't'.repeat(512), output: 'ok' }
+    ])
+    expect(badRequest(round('t'.repeat(513), 'fn', 't'))).toMatchObject({ param: 'messages[1].content[0].id', type: 'invalid_request_error' })
+    expect(badRequest(round('t', 'n'.repeat(257)))).toMatchObject({ param: 'messages[1].content[0].name', type: 'invalid_request_error' })
+    expect(badRequest(round('t', 'fn', 't'.repeat(513)))).toMatchObject({ param: 'messages[2].content[0].tool_use_id', type: 'invalid_request_error' })
+    expect(badRequest(round('', 'fn')).param).toBe('messages[1].content[0].id')
+  })
+
   it('replays thinking only with this server\'s signature for this key', () => {
     const item = { type: 'reasoning' as const, id: 'rs_1', summary: ['one', 'two'], encryptedContent: 'enc' }
     const signature = signatures.sign(item, 'default')

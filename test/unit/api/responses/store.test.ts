@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { MemoryResponseStore, type StoredResponse } from '../../../src/api/responses/store.js'
-import type { ResponseObject } from '../../../src/api/responses/schemas.js'
+import { MemoryResponseStore, type StoredResponse } from '../../../../src/api/responses/store.js'
+import type { ResponseObject } from '../../../../src/api/responses/schemas.js'
 
 const entry = (id: string, previousId?: string, keyName = 'alice', padding = ''): StoredResponse => ({
   id,
