@@ -4,6 +4,7 @@ import { invalidRequest } from '../../errors.js'
 import { checkImageUrl } from '../../images/image-url.js'
 import { MAX_ID_LENGTH, MAX_NAME_LENGTH, optionalString, requiredString } from '../request-fields.js'
 import { parseEffort, resolveModel, withRequestedEffort } from '../../models.js'
+import { checkJsonSchema } from '../../turns/json-schema-check.js'
 import { checkToolChoice, checkToolName, functionToolSpec, requireTurnInput, ToolList } from '../../turns/tool-specs.js'
 import type { ParseContext, TurnPlan } from '../../turns/plan.js'
 import type { ResponseObject, ResponsesRequest } from './schemas.js'
@@ -254,7 +255,10 @@ function toolChoiceOf (raw: ResponsesRequest['tool_choice'], tools: ParsedTools)
   if (raw.type === 'allowed_tools') {
     const allowed = new Set((Array.isArray(raw.tools) ? raw.tools : []).flatMap((t: unknown) => (isObject(t) && typeof t.name === 'string' ? [t.name] : [])))
     const kept = tools.tools.filter((t) => allowed.has(t.name))
-    return { choice: raw.mode === 'required' && kept.length > 0 ? 'required' : 'auto', tools: kept }
+    if (raw.mode === 'required' && kept.length === 0) {
+      throw invalidRequest('`tool_choice` allowed_tools with mode "required" must name at least one of the function tools in `tools`.', 'tool_choice.tools', 'invalid_value')
+    }
+    return { choice: raw.mode === 'required' ? 'required' : 'auto', tools: kept }
   }
   // A hosted tool chosen (web_search, …): it was dropped, so the model chooses among the rest.
   return { choice: 'auto', tools: tools.tools }
@@ -266,6 +270,7 @@ function outputFormatOf (text: ResponsesRequest['text']): OutputFormat | undefin
   if (format.type === 'json_object') return { type: 'json_object' }
   if (format.type === 'json_schema') {
     if (!isObject(format.schema)) throw invalidRequest('text.format json_schema needs `schema`.', 'text.format.schema')
+    checkJsonSchema(format.schema, 'text.format.schema')
     return {
       type: 'json_schema',
       name: typeof format.name === 'string' ? format.name : undefined,

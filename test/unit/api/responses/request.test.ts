@@ -198,6 +198,8 @@ describe('parseResponsesRequest: tools and tool_choice', () => {
     expect(choice({ type: 'allowed_tools', mode: 'required', tools: [{ type: 'function', name: 'b' }] })).toEqual({ choice: 'required', tools: ['b'] })
     expect(choice({ type: 'allowed_tools', mode: 'auto', tools: [{ type: 'function', name: 'a' }, { type: 'custom', name: 'patch' }] })).toEqual({ choice: 'auto', tools: ['a', 'patch'] })
     expect(choice({ type: 'allowed_tools', mode: 'auto', tools: [{ type: 'function', name: 'zzz' }] })).toEqual({ choice: 'none', tools: [] })
+    // A call is required, but of none of the tools: nothing could honour that.
+    expect(badRequest({ input: 'x', tools: [fn('a')], tool_choice: { type: 'allowed_tools', mode: 'required', tools: [{ type: 'function', name: 'zzz' }] } } as ResponsesRequest).param).toBe('tool_choice.tools')
     // A hosted tool chosen: it was dropped, so the model chooses among the rest.
     expect(choice({ type: 'web_search' })).toEqual({ choice: 'auto', tools: ['a', 'b', 'patch'] })
     // The choice is echoed as the client sent it.
@@ -237,6 +239,8 @@ describe('parseResponsesRequest: text, reasoning and what is echoed', () => {
     expect(parse({ input: 'x' }).request.outputFormat).toBeUndefined()
     expect(badRequest({ input: 'x', text: { format: { type: 'json_schema', name: 'answer' } } }).param).toBe('text.format.schema')
     expect(badRequest({ input: 'x', text: { format: { type: 'yaml' } } })).toMatchObject({ param: 'text.format.type', code: 'invalid_value' })
+    // A schema that is no JSON Schema is refused naming where, as tool parameters are.
+    expect(badRequest({ input: 'x', text: { format: { type: 'json_schema', name: 'a', schema: { type: 'object', properties: 5 } } } }).param).toBe('text.format.schema.properties')
     // Echoed as sent; without a format, OpenAI's default `text`.
     expect(parse({ input: 'x', text: { format: { type: 'json_object' } } }).echo.text).toEqual({ format: { type: 'json_object' }, verbosity: null })
     expect(parse({ input: 'x' }).echo.text).toEqual({ format: { type: 'text' }, verbosity: null })
