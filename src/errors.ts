@@ -95,6 +95,17 @@ export const timeoutError = (message: string, cause?: unknown): ApiError =>
 export const shuttingDown = (message = 'The server is shutting down.'): ApiError =>
   serverError(503, message, 'shutting_down')
 
+/**
+ * A 5xx as the client of `requestId` sees it: naming the request, so that the details (kept for
+ * the log) can be found. Errors shared by several requests (a worker's death fails every turn on
+ * it with one value) get the id here, where each request's own copy is made.
+ */
+export function namingRequest (err: ApiError, requestId: string): ApiError {
+  if (err.statusCode < 500 || err.message.includes(requestId)) return err
+  const message = `${err.message.replace(/\.$/, '')} (request ${requestId}).`
+  return new ApiError(err.statusCode, message, { kind: err.kind, code: err.code, param: err.param, subject: err.subject, headers: err.headers, cause: err.cause ?? err })
+}
+
 /** Anything thrown, as an ApiError: unknown errors become a 500 whose message hides internals. */
 export function toApiError (err: unknown): ApiError {
   if (isApiError(err)) return err

@@ -150,20 +150,43 @@ export function mapCodexError (err: CodexTurnError, hints: ErrorHints = {}): Api
       return serverError(503, `The upstream model API could not be reached${ref}.`, 'upstream_unreachable')
     case 400:
     case 422:
-      return invalidRequest(said(`The upstream model API refused the request (HTTP ${status})`, detail), null, 'upstream_bad_request')
+      return new ApiError(status, said(`The upstream model API refused the request (HTTP ${status})`, detail), { kind: 'invalid_request', code: 'upstream_bad_request' })
     case 401:
       return mapCodexError({ ...err, codexErrorInfo: 'unauthorized' }, hints)
     case 403:
       return new ApiError(403, said('The upstream model API refused access (HTTP 403)', detail), { kind: 'permission', code: 'upstream_forbidden' })
     case 404:
-      return serverError(502, `The upstream model API answered 404: check the model provider's base_url${ref}.`, 'upstream_not_found')
+    case 405:
+      // No such endpoint at the provider's base_url: this server's configuration, which no client
+      // can fix. A 404 would read to a client as "no such model" or "no such route here".
+      return serverError(502, `The upstream model API answered ${status}: check the model provider's base_url${ref}.`, 'upstream_not_found')
     case 413:
       return new ApiError(413, `The request is too large for the upstream model API${ref}.`, { kind: 'invalid_request', code: 'request_too_large' })
     case 429:
       // Codex keeps the upstream's Retry-After to itself (0.169): none is better than a made-up one.
       return rateLimited(`The upstream model API's rate limit is reached (HTTP 429)${ref}.`, undefined)
+  }
+  if (status >= 400 && status < 500) return upstreamClientError(status, ref)
+  return serverError(502, `The upstream model API failed (HTTP ${status})${ref}.`, 'upstream_error')
+}
+
+/**
+ * The other upstream 4xx, with their status kept (a client's SDK knows what a 402, 408, 409 or
+ * 451 means, and retries the 408 and 409) and this server's words: their bodies are not known to
+ * be about the request, so none of the upstream's text is shown.
+ */
+function upstreamClientError (status: number, ref: string): ApiError {
+  switch (status) {
+    case 402:
+      return new ApiError(402, `The upstream model API wants payment (HTTP 402): check the Codex account's plan or credits${ref}.`, { kind: 'invalid_request', code: 'upstream_payment_required' })
+    case 408:
+      return new ApiError(408, `The upstream model API timed out (HTTP 408); retry${ref}.`, { kind: 'timeout', code: 'upstream_timeout' })
+    case 409:
+      return new ApiError(409, `The upstream model API reported a conflict (HTTP 409); retry${ref}.`, { kind: 'invalid_request', code: 'upstream_conflict' })
+    case 451:
+      return new ApiError(451, `The upstream model API is not available here for legal reasons (HTTP 451)${ref}.`, { kind: 'permission', code: 'upstream_unavailable_for_legal_reasons' })
     default:
-      return serverError(502, `The upstream model API failed (HTTP ${status})${ref}.`, 'upstream_error')
+      return new ApiError(status, `The upstream model API refused the request (HTTP ${status})${ref}.`, { kind: 'invalid_request', code: 'upstream_refused' })
   }
 }
 

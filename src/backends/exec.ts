@@ -1,6 +1,7 @@
 import type { Config } from '../config.js'
 import { isApiError, serverError, type ApiError } from '../errors.js'
-import { LOGIN_HINT, mapCodexError } from './codex-errors.js'
+import { INCOMPLETE_RESPONSE } from './codex-error-text.js'
+import { LOGIN_HINT } from './codex-errors.js'
 import type { CodexChild } from './child-process.js'
 import { childExitError } from './child-json-lines.js'
 import { disposeCodexSetup, prepareCodex, type CodexSetup } from './codex-setup.js'
@@ -34,16 +35,6 @@ export function execUsage (u: ExecUsage | undefined): TokenUsage | undefined {
     cachedTokens: u.cached_input_tokens,
     reasoningTokens: u.reasoning_output_tokens
   }
-}
-
-/** exec reports failures as text only; the common ones still get their proper status. */
-function execFailure (message: string): ApiError {
-  const m = message.toLowerCase()
-  if (m.includes('usage limit')) return mapCodexError({ message, codexErrorInfo: 'usageLimitExceeded' })
-  if (m.includes('rate limit') || m.includes('429')) return mapCodexError({ message, codexErrorInfo: 'rateLimitExceeded' })
-  if (m.includes('401') || m.includes('unauthorized') || m.includes('not logged in')) return mapCodexError({ message, codexErrorInfo: 'unauthorized' })
-  if (m.includes('context window') || m.includes('context_length')) return mapCodexError({ message, codexErrorInfo: 'contextWindowExceeded' })
-  return serverError(502, `Codex failed: ${message}`, 'codex_error')
 }
 
 /**
@@ -113,13 +104,20 @@ export class ExecBackend extends ProcessPerTurnBackend {
           yield { type: 'done', finishReason: 'stop' }
           return
         }
-        case 'turn.failed': {
-          const error = event.error as { message?: string } | undefined
-          throw execFailure(error?.message ?? 'the turn failed')
+        case 'turn.failed':
+        case 'error': {
+          // exec prints the failure twice (`error`, then `turn.failed`); the first one ends the turn.
+          // An `error` may also be "Reconnecting… n/5", Codex retrying on its own: fail fast, the
+          // client's SDK retries.
+          const message = event.type === 'error' ? event.message : (event.error as { message?: unknown } | undefined)?.message
+          const text = typeof message === 'string' ? message : 'Codex reported an error'
+          // The upstream stopped for length (response.incomplete): the message printed before is the answer.
+          if (INCOMPLETE_RESPONSE.test(text)) {
+            yield { type: 'done', finishReason: 'length' }
+            return
+          }
+          throw this.turnFailure(text, request)
         }
-        case 'error':
-          // "Reconnecting… n/5": Codex retrying on its own. Fail fast; the client's SDK retries.
-          throw execFailure(typeof event.message === 'string' ? event.message : 'Codex reported an error')
         default:
           break
       }

@@ -5,6 +5,7 @@ import { CodexChild } from './child-process.js'
 import { CodexHomeWatch } from './codex-home.js'
 import { childJsonLines } from './child-json-lines.js'
 import { resolveCodexBinary, type CodexBinary } from './codex-command.js'
+import { mapCodexText } from './codex-error-text.js'
 import type { BackendCapabilities, BackendEvent, BackendHealth, BackendKind, CodexBackend, CodexModel, CompletionRequest } from './types.js'
 
 export interface ProcessPerTurnOptions {
@@ -68,6 +69,15 @@ export abstract class ProcessPerTurnBackend implements CodexBackend {
   protected abstract readonly idleMs: number
   /** The turn's events, from the child's JSON lines; throws when the child ends without an answer. */
   protected abstract events (lines: AsyncIterable<Record<string, unknown>>, child: CodexChild, request: CompletionRequest): AsyncGenerator<BackendEvent>
+
+  /**
+   * A failure the child reported as text (Codex's message: the upstream's status, body and URL),
+   * as the HTTP error app-server's would be. The whole message is for the operator's log only.
+   */
+  protected turnFailure (message: string, request: CompletionRequest): ApiError {
+    this.log.warn({ requestId: request.requestId, codexError: message }, 'Codex turn failed')
+    return mapCodexText(message, { requestId: request.requestId })
+  }
 
   health (): BackendHealth {
     if (this.#closed) return { ready: false, reason: 'shutting down' }

@@ -1,4 +1,4 @@
-import { isApiError, timeoutError, toApiError, type ApiError } from '../errors.js'
+import { isApiError, namingRequest, timeoutError, toApiError, type ApiError } from '../errors.js'
 import type { BackendEvent, CodexBackend, CompletionRequest, FinishReason, TokenUsage } from '../backends/types.js'
 import { raceAbort } from '../race-abort.js'
 import { CompletionTally } from '../tokens/completion-tally.js'
@@ -139,7 +139,7 @@ export async function * runTurn (request: CompletionRequest, opts: RunTurnOption
     if (opts.signal.aborted && !isApiError(reason)) {
       outcome.status = CLIENT_CLOSED
     } else {
-      outcome.error = toApiError(isApiError(reason) ? reason : err)
+      outcome.error = namingRequest(toApiError(isApiError(reason) ? reason : err), request.requestId)
       outcome.status = outcome.error.statusCode
     }
     throw outcome.error ?? err

@@ -84,6 +84,32 @@ describe('bad requests are refused before any turn runs', () => {
     expect(backend.requests.length).toBe(before + 1)
   })
 
+  it('a bad field deep inside a union names that field, not the union (image_url.detail "ultra")', async () => {
+    const messages = [{ role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'ultra' } }] }]
+    const res = await shared().app.inject(chat({ messages }))
+    expect(res.statusCode).toBe(400)
+    const error = expectEnvelope(res.json(), { type: 'invalid_request_error', code: 'invalid_value', param: 'messages[0].content[1].image_url.detail' })
+    expect(error.message).toBe('Invalid request: messages[0].content[1].image_url.detail must be one of: auto, low, high.')
+    expect(error.message).not.toMatch(/must be string/)
+  })
+
+  it.each([
+    ['reasoning_effort', (effort: string) => ({ reasoning_effort: effort })],
+    ['reasoning.effort', (effort: string) => ({ reasoning: { effort } })]
+  ])('a 10,000-character %s is a 400 that does not echo it back', async (param, field) => {
+    const effort = 'e'.repeat(10_000)
+    const res = await shared().app.inject(chat({ messages: userMessage('hi'), ...field(effort) }))
+    expect(res.statusCode).toBe(400)
+    const error = expectEnvelope(res.json(), { type: 'invalid_request_error', param })
+    expect(res.body.length).toBeLessThan(400)
+    expect(error.message).not.toContain('e'.repeat(33))
+    // Within the schema's 64 characters, an unknown effort is quoted, shortened to 32.
+    const quoted = await shared().app.inject(chat({ messages: userMessage('hi'), ...field('f'.repeat(64)) }))
+    const message = expectEnvelope(quoted.json(), { param, code: 'invalid_value' }).message
+    expect(message).toContain(`\`${'f'.repeat(32)}\``)
+    expect(message).not.toContain('f'.repeat(33))
+  })
+
   it('a 128-character model id is accepted and reaches the backend as it is', async () => {
     const model = `m${'x'.repeat(127)}`
     const res = await shared().app.inject(chat({ model, messages: userMessage('hi') }))

@@ -52,7 +52,8 @@ describe('exec backend (real Codex, mock upstream)', () => {
       payload: { messages: [{ role: 'user', content: 'exec boom [fail500]' }] }
     })
     expect(res.statusCode).toBe(502)
-    expectEnvelope(res.json(), { code: 'codex_error' })
+    // As on app-server (test/integration/upstream-errors.test.ts has every status).
+    expect(expectEnvelope(res.json(), { code: 'upstream_error' }).message).toContain(String(res.headers['x-request-id']))
   })
 
   it('refuses tools and images with a 400 that names the backend that can', async () => {

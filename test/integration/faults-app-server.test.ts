@@ -85,6 +85,7 @@ describe('app-server worker prints garbage on stdout', () => {
     const res = await postChat(h.app, chat(false))
     const error = expectJsonError(res, 502, { type: 'server_error', code: 'codex_protocol_error' })
     expect(error.message).toMatch(/not JSON-RPC/)
+    expect(error.message).toContain(`(request ${String(res.headers['x-request-id'])})`)
     const replacement = await expectRecycled(h, pid)
     expectAnswer(await postChat(h.app, chat(false)), false)
     expect(h.backend.workerPids()).toEqual([replacement])
@@ -210,6 +211,8 @@ describe('an app-server worker that crashes mid-stream', () => {
     expect(`ECHO: ${QUESTION}`.startsWith(content)).toBe(true)
     expect(content).not.toBe(`ECHO: ${QUESTION}`)
     expect(error.message).toContain('exited with code 1')
+    // The one error of the worker, made each request's own: it names the request.
+    expect(error.message).toContain(`(request ${String(res.headers['x-request-id'])})`)
     // A worker's stderr may hold another client's text: never in a client's error, only in the log.
     expect(error.message).not.toContain('simulated crash')
     expect(logs.lines().some((l) => l.includes('simulated crash in the middle of a turn'))).toBe(true)

@@ -1,5 +1,7 @@
+import { mkdtemp, rename, rm, symlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest'
 import { liveChildren } from '../../src/backends/child-process.js'
 import { AUTH, buildTestApp, useShimDelay } from '../helpers/build-test-app.js'
 import { REPO_ROOT, type ShimVariant } from '../helpers/paths.js'
@@ -177,6 +179,30 @@ describe('a CODEX_HOME that does not exist', () => {
 
   it('streaming: a 503 too', async () => {
     await streamBeforeFirstToken(fault, { type: 'server_error', code: 'codex_home_unusable' }, 503)
+  })
+})
+
+describe('a CODEX_HOME that is not writable at the start (read-only)', () => {
+  it('is a 503 until it is made writable, then answers without a restart', async () => {
+    // A symlink to /proc/sys (no process, not even root, creates files there), re-pointed at a
+    // writable directory as the operator's fix: root writes through chmod, and tests do not mount.
+    const dir = await mkdtemp(join(tmpdir(), 'proto-home-'))
+    const link = `${dir}-link`
+    await symlink('/proc/sys', link)
+    onTestFinished(async () => { await rm(link, { force: true }); await rm(dir, { recursive: true, force: true }) })
+    const { app } = await buildTestApp({ env: { CODEX_HOME: link, PROXY_HEALTH_CHECK_MS: '200' } })
+    const ready = await app.inject({ method: 'GET', url: '/readyz' })
+    expect(ready.statusCode).toBe(503)
+    expect(ready.json<{ reason: string }>().reason).toContain('not writable')
+    const refused = await app.inject({ method: 'POST', url: CHAT, headers: AUTH, payload: body(false) })
+    expect(refused.statusCode).toBe(503)
+    expectEnvelope(refused.json(), { code: 'codex_home_unusable' })
+    await symlink(dir, `${link}.new`)
+    await rename(`${link}.new`, link)
+    await waitFor(() => app.codex.health().ready, 5000, 'the backend to notice the writable home')
+    const res = await app.inject({ method: 'POST', url: CHAT, headers: AUTH, payload: body(false) })
+    expect(res.statusCode).toBe(200)
+    expect(res.json().choices[0].message.content).toBe(`echo: ${QUESTION}`)
   })
 })
 

@@ -1,4 +1,6 @@
-import { rename } from 'node:fs/promises'
+import { rename, rm, symlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AppServerBackend } from '../../src/backends/app-server/app-server-backend.js'
 import type { MockRequest } from '../fixtures/mock-upstream.mjs'
@@ -127,14 +129,30 @@ describe('a last message over Codex\'s turn-input limit (1,048,576 characters)',
 })
 
 describe('a frozen worker (SIGSTOP)', () => {
-  it('fails its turns within seconds, is replaced, and /readyz says why meanwhile', async () => {
+  it('fails its turns within seconds, is replaced, and /readyz is a 503 showing it failed meanwhile', async () => {
     const backend = h.app.codex as AppServerBackend
     const [pid] = backend.workerPids()
     expect(pid).toBeDefined()
+    expect((await h.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200)
     const stream = await openStream(h.app, { stream: true, messages: [{ role: 'user', content: 'frozen f1 [slow]' }] }, (t) => t.includes('"content":"'))
     const started = Date.now()
     process.kill(pid as number, 'SIGSTOP')
+    // From the freeze on, until a replacement is up: the first /readyz that is not ready.
+    type Readiness = { ok: boolean, reason?: string, workers?: Array<{ pid: number | null, state: string }> }
+    let notReady: { status: number, body: Readiness } | undefined
+    const polling = (async () => {
+      while (notReady === undefined && Date.now() - started < 10_000) {
+        const res = await h.app.inject({ method: 'GET', url: '/readyz' })
+        if (res.statusCode !== 200) notReady = { status: res.statusCode, body: res.json<Readiness>() }
+        else await new Promise((resolve) => setTimeout(resolve, 25))
+      }
+    })()
     const raw = await stream.rest
+    await polling
+    expect(notReady?.status).toBe(503)
+    expect(notReady?.body.ok).toBe(false)
+    expect(notReady?.body.reason).toMatch(/no app-server worker is ready/)
+    expect(notReady?.body.workers?.find((w) => w.pid === pid)?.state).toBe('failed')
     expect(Date.now() - started).toBeLessThan(5000)
     const frames = sseData(raw)
     expect(frames.at(-1)).toBe('[DONE]')
@@ -178,6 +196,32 @@ describe('a CODEX_HOME that is missing at the start', () => {
       expect(res.statusCode).toBe(200)
     } finally {
       await parked.close()
+    }
+  }, 60_000)
+
+  it('one not writable at the start (read-only) is refused, then recovers once writable, without a restart', async () => {
+    // Root writes through chmod and a test may not mount: CODEX_HOME is a symlink to a directory no
+    // process can write (/proc/sys), re-pointed at the real home as the "fix" an operator makes.
+    const link = join(tmpdir(), `codex-home-link-${process.pid}-${Date.now()}`)
+    await symlink('/proc/sys', link)
+    const parked = await startCodexUpstreamApp({ env: { PROXY_HEALTH_CHECK_MS: '300', CODEX_HOME: link }, waitReady: false })
+    const chatOn = async (content: string): Promise<ReturnType<typeof h.app.inject>> =>
+      await parked.app.inject({ method: 'POST', url: '/v1/chat/completions', headers: AUTH, payload: { messages: [{ role: 'user', content }] } })
+    try {
+      expect(parked.app.codex.health().reason).toContain('not writable')
+      expect((await parked.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503)
+      const refused = await chatOn('read-only home')
+      expect(refused.statusCode).toBe(503)
+      expectEnvelope(refused.json(), { code: 'codex_home_unusable' })
+      await symlink(parked.home.dir, `${link}.new`)
+      await rename(`${link}.new`, link)
+      await waitFor(() => parked.app.codex.health().ready, 30_000, 'the backend to set up once the home is writable')
+      const res = await chatOn('writable home')
+      expect(res.statusCode).toBe(200)
+      expect(res.json<{ choices: Array<{ message: { content: string } }> }>().choices[0]?.message.content).toBe('ECHO: writable home')
+    } finally {
+      await parked.close()
+      await rm(link, { force: true })
     }
   }, 60_000)
 

@@ -2,6 +2,7 @@ import { invalidSubject, serverError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { raceAbort } from '../../race-abort.js'
 import { AsyncQueue } from '../async-queue.js'
+import { INCOMPLETE_RESPONSE } from '../codex-error-text.js'
 import { clientSafeText, mapCodexError, type CodexTurnError } from '../codex-errors.js'
 import type { BackendEvent, CompletionRequest, ConversationItem, ReasoningItem, TokenUsage, ToolOutput } from '../types.js'
 import { dynamicTools, planThread, planTurn, toResponsesHistory, toolingInstructions, type TurnItems } from './items.js'
@@ -24,7 +25,6 @@ export interface SessionOptions {
 export type ConversationDecision = { continued: true } | { continued: false, reason: string }
 
 /** How Codex reports an upstream `response.incomplete` (max_output_tokens): an error after the deltas. */
-const INCOMPLETE = /^Incomplete response returned, reason: /
 
 interface Notice {
   method: string
@@ -192,7 +192,7 @@ export class ThreadSession {
     const queue = new AsyncQueue<Notice>()
     this.#queue = queue
     this.#state = 'running'
-    const end = this.worker.begin()
+    const end = this.worker.begin(request.requestId)
     const onAbort = (): void => { queue.fail(signal.reason) }
     signal.addEventListener('abort', onAbort, { once: true })
     const log = this.#log.child({ requestId: request.requestId })
@@ -445,7 +445,7 @@ export class ThreadSession {
           const error = params.error as CodexTurnError | undefined
           // The upstream stopped for length (response.incomplete): what streamed is the answer.
           // The thread is not used again: how Codex ends such a turn is not something to build on.
-          if (error !== undefined && INCOMPLETE.test(error.message ?? '')) {
+          if (error !== undefined && INCOMPLETE_RESPONSE.test(error.message ?? '')) {
             yield { type: 'done', finishReason: 'length' }
             return
           }

@@ -74,6 +74,8 @@ export class AppServerWorker {
   #state: WorkerStatus['state'] = 'starting'
   #inFlight = 0
   #turns = 0
+  /** Request ids of the turns running here, where the caller of begin() named them. */
+  readonly #requests = new Map<symbol, string>()
   #failure: ApiError | undefined
   #rateLimits: RateLimitSnapshot | undefined
 
@@ -90,12 +92,12 @@ export class AppServerWorker {
       onServerRequest: (method, params) => this.#serverRequest(method, params),
       onProtocolError: (problem) => {
         this.#fail(serverError(502, 'Codex app-server wrote output that is not JSON-RPC; the worker was recycled.', 'codex_protocol_error'))
-        this.#log.error({ problem }, 'app-server protocol error; killing the worker')
+        this.#log.error({ problem, ...this.#turnsHere() }, 'app-server protocol error; killing the worker')
         void this.child.kill()
       },
       onTimeout: (err: RpcTimeoutError) => {
         this.#fail(serverError(502, `Codex app-server stopped answering (${err.method}); the worker was replaced.`, 'codex_unresponsive'))
-        this.#log.error({ method: err.method }, 'app-server stopped answering; killing the worker')
+        this.#log.error({ method: err.method, ...this.#turnsHere() }, 'app-server stopped answering; killing the worker')
         // A process that stopped answering may be stopped (SIGSTOP) or wedged: no grace for it.
         this.child.killNow()
       }
@@ -106,7 +108,8 @@ export class AppServerWorker {
       this.#state = this.#state === 'stopping' ? 'stopped' : 'failed'
       this.#failure = err
       this.rpc.close(err)
-      if (exit.spawnError === undefined) this.#log.warn({ code: exit.code, signal: exit.signal, stderr: lastStderrLine(this.child.stderrTail()) }, 'app-server exited')
+      // Its stderr may hold any client's text: it goes here, with the requests whose turns failed.
+      if (exit.spawnError === undefined) this.#log.warn({ code: exit.code, signal: exit.signal, stderr: lastStderrLine(this.child.stderrTail()), ...this.#turnsHere() }, 'app-server exited')
       for (const listener of this.#threads.values()) listener.onWorkerGone(err)
       this.#threads.clear()
     })
@@ -164,16 +167,27 @@ export class AppServerWorker {
     return { loggedIn: true, detail: [account.type, account.planType].filter((x) => typeof x === 'string').join(' ') }
   }
 
-  /** Counts a turn against this worker (least-in-flight routing); the returned function ends it. */
-  begin (): () => void {
+  /**
+   * Counts a turn against this worker (least-in-flight routing); the returned function ends it.
+   * With the turn's request id, a failure of the worker names it in the log line that says why.
+   */
+  begin (requestId: string): () => void {
     this.#inFlight += 1
     this.#turns += 1
+    const turn = Symbol('turn')
+    this.#requests.set(turn, requestId)
     let done = false
     return () => {
       if (done) return
       done = true
       this.#inFlight -= 1
+      this.#requests.delete(turn)
     }
+  }
+
+  /** The turns a failure of this worker cuts short, for its log line. */
+  #turnsHere (): { turns: number, requests: string[] } {
+    return { turns: this.#inFlight, requests: [...this.#requests.values()] }
   }
 
   listen (threadId: string, listener: ThreadListener): () => void {

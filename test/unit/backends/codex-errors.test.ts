@@ -27,6 +27,31 @@ describe('mapCodexError', () => {
     expect(e.message).not.toMatch(/127\.0\.0\.1|10\.0\.0\.1|https?:\/\/|sk-mock|<html|\{"error"/)
   })
 
+  // Issue 10: "4xx as 4xx". A 404/405 is the provider's base_url (this server's configuration).
+  it.each([
+    [402, 402, 'upstream_payment_required', 'invalid_request_error'],
+    [405, 502, 'upstream_not_found', 'server_error'],
+    [408, 408, 'upstream_timeout', 'timeout_error'],
+    [409, 409, 'upstream_conflict', 'invalid_request_error'],
+    [410, 410, 'upstream_refused', 'invalid_request_error'],
+    [415, 415, 'upstream_refused', 'invalid_request_error'],
+    [422, 422, 'upstream_bad_request', 'invalid_request_error'],
+    [451, 451, 'upstream_unavailable_for_legal_reasons', 'permission_error'],
+    [504, 502, 'upstream_error', 'server_error'],
+    [302, 502, 'upstream_error', 'server_error']
+  ])('an upstream %i is a %i %s', (upstream, status, code, type) => {
+    const e = mapCodexError({ codexErrorInfo: { httpConnectionFailed: { httpStatusCode: upstream } }, message: `unexpected status ${upstream} Whatever: Mock refusal for key sk-mockleak123 at https://internal.example/x, url: ${URL}` }, hints)
+    expect([e.statusCode, e.code, chatErrorEnvelope(e).error.type]).toEqual([status, code, type])
+    expect(e.message).toContain('request req-42')
+    expect(e.message).not.toMatch(/127\.0\.0\.1|https?:\/\/|sk-mock|internal\.example/)
+  })
+
+  it('keeps what the upstream said only where it is about the request (400, 422, 403)', () => {
+    const body = (status: number): string => `unexpected status ${status} X: Name too long, url: ${URL}`
+    expect(mapCodexError({ codexErrorInfo: { httpConnectionFailed: { httpStatusCode: 422 } }, message: body(422) }).message).toContain('Name too long')
+    expect(mapCodexError({ codexErrorInfo: { httpConnectionFailed: { httpStatusCode: 409 } }, message: body(409) }).message).not.toContain('Name too long')
+  })
+
   it('keeps Retry-After when Codex says when (a rate limit inside the stream, a usage window)', () => {
     expect(mapCodexError({ codexErrorInfo: 'rateLimitExceeded', message: 'Rate limit reached … Please try again in 7s.' }).headers).toEqual({ 'retry-after': '7' })
     const now = new Date('2026-01-01T00:00:00Z')

@@ -197,6 +197,18 @@ describe('runTurn', () => {
     expect(settled[0]?.status).toBe(500)
   })
 
+  it('names the request in a 5xx the backend shares between turns (a dead worker\'s), not in a 4xx', async () => {
+    const shared = new ApiError(502, 'Codex app-server exited with code 1; details in the server log', { kind: 'server', code: 'codex_exited' })
+    const a = await rejectionOf(collect(setup([{ type: 'started' }, shared]).events)) as ApiError
+    expect(a.message).toBe('Codex app-server exited with code 1; details in the server log (request r1).')
+    expect([a.statusCode, a.code, a.kind]).toEqual([502, 'codex_exited', 'server'])
+    expect(shared.message).not.toContain('r1')
+    const named = new ApiError(502, 'Codex failed (request r1).', { kind: 'server', code: 'codex_error' })
+    expect(await rejectionOf(collect(setup([named]).events))).toBe(named)
+    const refused = new ApiError(400, 'The upstream model API refused the request.', { kind: 'invalid_request', code: 'upstream_bad_request' })
+    expect(await rejectionOf(collect(setup([refused]).events))).toBe(refused)
+  })
+
   it('aborts the backend and releases the slot when the consumer stops early', async () => {
     const { events, settled, seen, admission } = setup([{ type: 'started' }, { type: 'text', itemId: 'msg_1', text: 'a' }, { type: 'text', itemId: 'msg_1', text: 'b' }, { type: 'done', finishReason: 'stop' }])
     const iterator = events[Symbol.asyncIterator]()
