@@ -48,7 +48,7 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
   const turns = new Counter({ name: 'codex_api_turns_total', help: 'Codex turns by API dialect and outcome status.', labelNames: ['dialect', 'status'], registers: [registry] })
   const rounds = new Counter({
     name: 'codex_api_conversation_rounds_total',
-    help: 'Rounds on the app-server backend: continued on a held conversation\'s thread, or fresh, with why (none_held, history_changed, settings_changed, busy, worker_gone).',
+    help: 'Rounds on the app-server backend: continued on a held conversation\'s thread, or fresh, with why (none_held, history_changed, settings_changed, busy, expired, evicted, worker_gone).',
     labelNames: ['dialect', 'result', 'reason'],
     registers: [registry]
   })
