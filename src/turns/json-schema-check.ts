@@ -13,17 +13,18 @@ export const MAX_SCHEMA_DEPTH = 60
 const draft07 = new Ajv({ strict: false, validateSchema: true })
 const draft2020 = new Ajv2020({ strict: false, validateSchema: true })
 
-function depth (value: unknown): number {
+/** Whether `value` nests deeper than `limit` (it stops looking once it does). */
+function deeperThan (value: unknown, limit: number): boolean {
   let max = 0
   const stack: Array<[unknown, number]> = [[value, 1]]
   for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
     const [node, d] = next
     if (typeof node !== 'object' || node === null) continue
     max = Math.max(max, d)
-    if (max > MAX_SCHEMA_DEPTH) return max
+    if (max > limit) return true
     for (const child of Object.values(node)) stack.push([child, d + 1])
   }
-  return max
+  return false
 }
 
 const where = (e: ErrorObject): string => e.instancePath.split('/').filter((s) => s.length > 0).map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`)).join('')
@@ -33,10 +34,12 @@ const where = (e: ErrorObject): string => e.instancePath.split('/').filter((s) =
  * Schema (`"properties": 5`, `"required": "q"`, `"type": "objekt"`) or that nests too deep, with a
  * 400 naming where (`param`): Codex would refuse the whole request, or worse, send the tool
  * upstream with its parameters emptied, or the upstream would refuse it naming nothing the client
- * sent. Draft-07 unless the schema names 2020-12.
+ * sent. Draft-07 unless the schema names 2020-12. `maxDepth` is for tool parameters (the limit of
+ * `thread/start` above); an output format goes in `turn/start`, which the body's own depth limit
+ * keeps well within Codex's.
  */
-export function checkJsonSchema (schema: Record<string, unknown>, param: string): void {
-  if (depth(schema) > MAX_SCHEMA_DEPTH) throw invalidRequest(`The schema nests more than ${MAX_SCHEMA_DEPTH} levels deep.`, param, 'invalid_value')
+export function checkJsonSchema (schema: Record<string, unknown>, param: string, maxDepth = Number.POSITIVE_INFINITY): void {
+  if (deeperThan(schema, maxDepth)) throw invalidRequest(`The schema nests more than ${maxDepth} levels deep.`, param, 'invalid_value')
   const meta = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12') ? draft2020 : draft07
   const { $schema: _ignored, ...document } = schema
   if (meta.validateSchema(document) === true) return

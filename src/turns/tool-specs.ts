@@ -1,6 +1,6 @@
 import type { ConversationItem, JsonSchema, ToolChoice, ToolSpec } from '../backends/types.js'
 import { invalidRequest } from '../errors.js'
-import { checkJsonSchema } from './json-schema-check.js'
+import { MAX_SCHEMA_DEPTH, checkJsonSchema } from './json-schema-check.js'
 
 // What every dialect does with the tools and the turn it was given, written once: the dialects
 // differ in field names (`param`), not in the rules.
@@ -33,7 +33,7 @@ export function functionToolSpec (def: ToolDefinition, param: string, schemaPara
   if (parameters !== undefined && parameters !== null && (typeof parameters !== 'object' || Array.isArray(parameters))) {
     throw invalidRequest('The parameter schema must be a JSON Schema object.', schemaParam)
   }
-  if (parameters !== undefined && parameters !== null) checkJsonSchema(parameters as JsonSchema, schemaParam)
+  if (parameters !== undefined && parameters !== null) checkJsonSchema(parameters as JsonSchema, schemaParam, MAX_SCHEMA_DEPTH)
   return {
     name,
     description: typeof def.description === 'string' ? def.description : undefined,

@@ -24,7 +24,7 @@ describe('checkJsonSchema', () => {
 
   it(`refuses a schema nested more than ${MAX_SCHEMA_DEPTH} levels (Codex would never answer it)`, () => {
     const nest = (n: number): Record<string, unknown> => (n <= 1 ? { type: 'string' } : { type: 'object', properties: { a: nest(n - 1) } })
-    checkJsonSchema(nest(MAX_SCHEMA_DEPTH / 2), 'p')
-    expect((thrownBy(() => { checkJsonSchema(nest(MAX_SCHEMA_DEPTH), 'p') }) as ApiError).message).toMatch(/nests more than/)
+    checkJsonSchema(nest(MAX_SCHEMA_DEPTH / 2), 'p', MAX_SCHEMA_DEPTH)
+    expect((thrownBy(() => { checkJsonSchema(nest(MAX_SCHEMA_DEPTH), 'p', MAX_SCHEMA_DEPTH) }) as ApiError).message).toMatch(/nests more than/)
   })
 })
