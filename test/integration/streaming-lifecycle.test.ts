@@ -22,6 +22,9 @@ describe('SSE keepalive', () => {
 
   it('sends `: keepalive` comments every SSE_KEEPALIVE_MS while Codex is slow', async () => {
     const { app } = shared()
+    // Half a second between deltas (restored after the test): five or so keepalives per gap, so
+    // that two arrive even when a loaded CI machine starves the event loop for a while.
+    process.env.SHIM_DELAY_MS = '500'
     const res = await postChat(app, streamBody())
     expect(res.status).toBe(200)
     expect(keepalives(res.raw)).toBeGreaterThanOrEqual(2)
