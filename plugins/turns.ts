@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { DIALECT_ROUTE } from '../src/api/dialect.js'
+import { ANONYMOUS_KEY_NAME } from '../src/metric-labels.js'
 import type { ParseContext, TurnPlan } from '../src/turns/plan.js'
 import { TurnPipeline, type StartedTurn } from '../src/turns/pipeline.js'
 
@@ -30,7 +31,7 @@ const turnsPlugin: FastifyPluginAsync = async (fastify) => {
       requestId: request.id,
       route: DIALECT_ROUTE[plan.dialect],
       method: request.method,
-      keyName: request.apiKeyName ?? 'anonymous',
+      keyName: request.apiKeyName ?? ANONYMOUS_KEY_NAME,
       userAgent: request.headers['user-agent'],
       signal: reply.turnSignal()
     })

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry of `npm start` (node scripts/launch.mjs → dist/src/server.js) and `npm run dev`
-// (tsx scripts/launch.mjs --dev → src/server.ts), and the Docker image's CMD.
+// (node --import tsx scripts/launch.mjs --dev → src/server.ts), and the Docker image's CMD.
 //
 // 1. loads .env, then .env.secret, from the repository root, never overriding the real
 //    environment, and never printing a value that could be secret;

@@ -28,7 +28,7 @@ export const ConfigSchema = Type.Object({
     docDefault: '`codex-local-secret` when no key is configured',
     description: 'A key clients send as `Authorization: Bearer …` or `x-api-key`; its name is `default`. Without any configured key the well-known `codex-local-secret` works (loopback only).'
   })),
-  PROXY_API_KEYS: Type.Optional(Type.String({ minLength: 1, description: 'More keys, each with a name: `alice=key1,ci=key2` (names: letters, digits, . _ -, at most 64). Usage, stored responses and conversations belong to the name.' })),
+  PROXY_API_KEYS: Type.Optional(Type.String({ minLength: 1, description: 'More keys, each with a name: `alice=key1,ci=key2` (names: letters, digits, . _ -, at most 64; not `other`, `none` or `anonymous`). Usage, stored responses and conversations belong to the name.' })),
   PROXY_API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'A file of `name=key` lines (`#` comments), re-read when it changes: keys are added and revoked without a restart.' })),
   PROXY_ADMIN_KEY_NAMES: Type.String({ default: 'default', description: 'Comma-separated key names that see every key\'s usage (`/v1/usage`, the dashboard); the others see their own.' }),
 

@@ -1,6 +1,8 @@
 /** Label value for requests that carried no (valid) key, and for everything past the cap. */
 export const NO_KEY_LABEL = 'none'
 export const OTHER_LABEL = 'other'
+/** The key name the usage log records for a turn without one (auth/api-keys.ts reserves it). */
+export const ANONYMOUS_KEY_NAME = 'anonymous'
 
 /**
  * Bounded label values for the key-name label of the Prometheus series: a name is used as is only
@@ -19,7 +21,7 @@ export class KeyLabels {
   }
 
   of (name: string | null | undefined): string {
-    if (name === null || name === undefined || name === 'anonymous') return NO_KEY_LABEL
+    if (name === null || name === undefined || name === ANONYMOUS_KEY_NAME) return NO_KEY_LABEL
     if (this.#used.has(name)) return name
     if (this.#used.size >= this.#cap || !this.#isConfigured(name)) return OTHER_LABEL
     this.#used.add(name)

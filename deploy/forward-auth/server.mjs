@@ -23,6 +23,8 @@ import { createServer } from 'node:http'
 /** Keys that are public knowledge (the app's default and the .env.example placeholder). */
 const WELL_KNOWN_KEYS = new Set(['codex-local-secret', 'change-me-to-a-long-random-secret'])
 const NAME = /^[A-Za-z0-9._-]{1,64}$/
+// As the app's RESERVED_KEY_NAMES: the names its usage rollups and metrics use themselves.
+const RESERVED = new Set(['other', 'none', 'anonymous'])
 const RELOAD_CHECK_MS = 2000
 
 const log = (msg) => process.stdout.write(`forward-auth: ${msg}\n`)
@@ -45,6 +47,7 @@ function parsePairs (entries, source) {
     const name = eq === -1 ? '' : entry.slice(0, eq).trim()
     const key = eq === -1 ? '' : entry.slice(eq + 1).trim()
     if (!NAME.test(name)) problems.push(`${at}: expected name=key with a name of letters, digits and . _ - (at most 64)`)
+    else if (RESERVED.has(name)) problems.push(`${at}: the name ${name} is reserved (${[...RESERVED].join(', ')}); choose another`)
     else if (key === '' || /\s/.test(key)) problems.push(`${at} (${name}): the key is empty or contains spaces`)
     else keys.push({ name, key })
   })

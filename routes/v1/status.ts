@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorEnvelopeSchema } from '../../src/api/openai-envelope.js'
+import { ANONYMOUS_KEY_NAME } from '../../src/metric-labels.js'
 import { codexLoggedIn, codexVersion, ServerStatusSchema } from '../../src/server-status.js'
 import { packageVersion } from '../../src/version.js'
 
@@ -19,7 +20,7 @@ const statusRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const health = fastify.codex.health()
     const { active, queued } = fastify.admission.stats()
     const index = fastify.usage.index.stats()
-    const keyName = request.apiKeyName ?? 'anonymous'
+    const keyName = request.apiKeyName ?? ANONYMOUS_KEY_NAME
     return {
       ok: health.ready,
       backend: fastify.codex.kind,

@@ -1,9 +1,17 @@
 import { readFileSync, statSync } from 'node:fs'
+import { ANONYMOUS_KEY_NAME, NO_KEY_LABEL, OTHER_LABEL } from '../metric-labels.js'
+import { OTHER } from '../usage/dimensions.js'
 import type { NamedKey } from './key-ring.js'
 
 /** The key every install knows: accepted only when no key is configured at all. */
 export const DEFAULT_KEY = 'codex-local-secret'
 export const KEY_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
+/**
+ * Names the usage rollups and the metrics use themselves (what a full dictionary folds new names
+ * into, what a request without a key counts as): a key named so would share their counts, and
+ * a non-admin key so named would see them as its own usage.
+ */
+export const RESERVED_KEY_NAMES: ReadonlySet<string> = new Set([OTHER, OTHER_LABEL, NO_KEY_LABEL, ANONYMOUS_KEY_NAME])
 
 export interface ParsedKeys {
   keys: NamedKey[]
@@ -29,13 +37,15 @@ export function parseKeyPairs (entries: readonly string[], source: string): Pars
     const key = eq === -1 ? '' : entry.slice(eq + 1).trim()
     const problem = !KEY_NAME_PATTERN.test(name)
       ? `${at}: expected name=key with a name of letters, digits and . _ - (at most 64)`
-      : key.length === 0 || /\s/.test(key)
-        ? `${at} (${name}): the key is empty or contains spaces`
-        : names.has(name)
-          ? `${at}: the name ${name} is used twice`
-          : values.has(key)
-            ? `${at} (${name}): the same key is configured twice`
-            : key === DEFAULT_KEY ? `${at} (${name}): that is the well-known default key; choose a secret one` : undefined
+      : RESERVED_KEY_NAMES.has(name)
+        ? `${at}: the name ${name} is reserved (${[...RESERVED_KEY_NAMES].join(', ')}); choose another`
+        : key.length === 0 || /\s/.test(key)
+          ? `${at} (${name}): the key is empty or contains spaces`
+          : names.has(name)
+            ? `${at}: the name ${name} is used twice`
+            : values.has(key)
+              ? `${at} (${name}): the same key is configured twice`
+              : key === DEFAULT_KEY ? `${at} (${name}): that is the well-known default key; choose a secret one` : undefined
     if (problem !== undefined) {
       parsed.problems.push(problem)
       continue

@@ -208,7 +208,8 @@ describe('deploy/forward-auth/server.mjs with named keys', () => {
     ['an empty key', { PROXY_API_KEYS: 'alice=' }],
     ['a key with a space', { PROXY_API_KEYS: 'alice=ab cd' }],
     ['the same key twice', { PROXY_API_KEYS: `alice=${ALICE},bob=${ALICE}` }],
-    ['a name that PROXY_API_KEY already has', { PROXY_API_KEY: KEY, PROXY_API_KEYS: `default=${ALICE}` }]
+    ['a name that PROXY_API_KEY already has', { PROXY_API_KEY: KEY, PROXY_API_KEYS: `default=${ALICE}` }],
+    ['a reserved name', { PROXY_API_KEYS: `alice=${ALICE},other=${BOB}` }]
   ]
   for (const [name, env] of configurations) {
     it(`agrees with the app on ${name}`, async () => {

@@ -106,6 +106,16 @@ export class MemoryResponseStore implements ResponseStore {
     return { entries: this.#held.size, bytes: this.#bytes }
   }
 
+  /**
+   * Drops every expired response. Lookups and writes drop what they meet; this is for a server
+   * that goes quiet, whose expired responses would otherwise stay in memory until the caps push
+   * them out. The order is least recently used, not age, so every entry is looked at.
+   */
+  sweep (): void {
+    const now = this.#now()
+    for (const [id, held] of this.#held) if (now - held.storedAt > this.#limits.ttlMs) this.#remove(id, held)
+  }
+
   #remove (id: string, held: Held): void {
     this.#held.delete(id)
     this.#bytes -= held.bytes

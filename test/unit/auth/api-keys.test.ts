@@ -13,6 +13,13 @@ describe('parseKeyPairs', () => {
     expect(problems.join('\n')).not.toMatch(/secret-1|s4|has space/)
     expect(problems[0]).toMatch(/^PROXY_API_KEYS entry 1:/)
   })
+
+  it('refuses the names the usage rollups and metrics use themselves', () => {
+    const { keys, problems } = parseKeyPairs(['other=k1', 'none=k2', 'anonymous=k3', 'others=k4'], 'f')
+    expect(keys.map((k) => k.name)).toEqual(['others'])
+    expect(problems).toHaveLength(3)
+    expect(problems[0]).toMatch(/the name other is reserved/)
+  })
 })
 
 describe('configuredKeys', () => {

@@ -36,6 +36,20 @@ describe('MemoryResponseStore', () => {
     expect(store.get('r2', 'alice')).toBeUndefined()
   })
 
+  it('sweeps out every expired response, however recently it was used', () => {
+    let now = 0
+    const store = new MemoryResponseStore({ maxEntries: 10, maxBytes: 1e6, ttlMs: 100, now: () => now })
+    store.put(entry('old'))
+    now = 60
+    store.put(entry('young'))
+    // A lookup makes `old` the most recently used; it is still the oldest.
+    expect(store.get('old', 'alice')).toBeDefined()
+    now = 120
+    store.sweep()
+    expect(store.stats().entries).toBe(1)
+    expect(store.get('young', 'alice')).toBeDefined()
+  })
+
   it('is bounded by entries and bytes, least recently used first', () => {
     const store = new MemoryResponseStore({ maxEntries: 3, maxBytes: 1e6, ttlMs: 1e6 })
     for (const id of ['a', 'b', 'c']) store.put(entry(id))
