@@ -131,8 +131,6 @@ export class ThreadSession {
   readonly worker: AppServerWorker
   readonly #opts: SessionOptions
   readonly #log: Logger
-  /** The log of the latest round, with its request id: a worker failure is logged against it. */
-  #roundLog: Logger | undefined
   readonly #names: ToolNames
   readonly #strict: StrictArguments
   readonly #rawEvents: boolean
@@ -196,7 +194,6 @@ export class ThreadSession {
     const onAbort = (): void => { queue.fail(signal.reason) }
     signal.addEventListener('abort', onAbort, { once: true })
     const log = this.#log.child({ requestId: request.requestId })
-    this.#roundLog = log
     this.answer = []
     try {
       if (from === 'parked') {
@@ -250,7 +247,6 @@ export class ThreadSession {
       onNotification: (method, params) => { this.#queue?.push({ method, params }) },
       onServerRequest: async (method, params) => await this.#toolCall(method, params),
       onWorkerGone: (err) => {
-        if (this.#state === 'running' || this.#state === 'parked') (this.#roundLog ?? this.#log).warn({ err }, 'the app-server worker failed during this turn')
         this.#queue?.fail(err)
         if (this.#state !== 'released') this.#state = 'broken'
         this.#settlePending(CANCELLED)

@@ -74,7 +74,7 @@ export class AppServerWorker {
   #state: WorkerStatus['state'] = 'starting'
   #inFlight = 0
   #turns = 0
-  /** Request ids of the turns running here, where the caller of begin() named them. */
+  /** Request ids of the turns running here, for the log line of a failure. */
   readonly #requests = new Map<symbol, string>()
   #failure: ApiError | undefined
   #rateLimits: RateLimitSnapshot | undefined
