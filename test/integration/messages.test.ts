@@ -7,6 +7,7 @@ import { AUTH, TEST_KEY, baseUrl } from '../helpers/build-test-app.js'
 import { startCodexUpstreamApp, type CodexUpstreamApp } from '../helpers/codex-upstream-app.js'
 import { parseSse, readUsageLog } from '../helpers/http.js'
 import { offlineFetch } from '../helpers/offline.js'
+import { waitFor } from '../helpers/wait.js'
 import { countPromptTokens } from '../../src/tokens/prompt-tokens.js'
 
 // POST /v1/messages end to end with the official Anthropic SDK (1.14, which sends the key as
@@ -282,7 +283,13 @@ describe('POST /v1/messages with the Anthropic SDK', () => {
     expect(blocks.some((b) => b.event === 'ping' && b.data === '{"type":"ping"}')).toBe(true)
     expect(res.raw).not.toContain(': keepalive')
     const upstream = upstreamFor('m13 [slow]')
-    const line = (await readUsageLog(h.config.TOKEN_LOG_PATH)).find((e) => e.prompt_tokens_est === usageFor(upstream.seq).input_tokens)
+    // The turn settles (and its line is appended) just after the stream's last bytes go out.
+    const lineOf = async (): Promise<Record<string, unknown> | undefined> => {
+      await h.app.usage.flush()
+      return (await readUsageLog(h.config.TOKEN_LOG_PATH)).find((e) => e.prompt_tokens_est === usageFor(upstream.seq).input_tokens)
+    }
+    await waitFor(async () => (await lineOf()) !== undefined, 5000, 'the turn\'s usage line')
+    const line = await lineOf()
     expect(line).toMatchObject({ route: '/v1/messages', dialect: 'messages', requested_model: MODEL, key_name: 'default', usage_source: 'codex' })
     const metrics = await (await request(`${baseUrl(h.app)}/metrics`, { headers: AUTH })).body.text()
     expect(metrics).toMatch(/codex_api_turns_total\{dialect="messages",status="200"\} [1-9]/)
