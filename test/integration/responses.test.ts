@@ -175,32 +175,20 @@ describe('POST /v1/responses with the openai SDK', () => {
   })
 
   it('echoes the parameters it accepts and ignores, as OpenAI does', async () => {
-    const response = await client.responses.create({
-      model: 'codex-5',
-      input: 'echo r10',
+    const ignored = {
       metadata: { team: 'a' },
       max_output_tokens: 500,
       temperature: 0.2,
       top_p: 0.9,
-      truncation: 'auto',
-      service_tier: 'default',
+      truncation: 'auto' as const,
+      service_tier: 'default' as const,
       prompt_cache_key: 'pck-1',
       user: 'u-1',
       safety_identifier: 's-1',
-      text: { verbosity: 'low' }
-    })
-    expect(response).toMatchObject({
-      metadata: { team: 'a' },
-      max_output_tokens: 500,
-      temperature: 0.2,
-      top_p: 0.9,
-      truncation: 'auto',
-      service_tier: 'default',
-      prompt_cache_key: 'pck-1',
-      user: 'u-1',
-      safety_identifier: 's-1',
-      text: { verbosity: 'low' }
-    })
+      text: { verbosity: 'low' as const }
+    }
+    const response = await client.responses.create({ model: 'codex-5', input: 'echo r10', ...ignored })
+    expect(response).toMatchObject(ignored)
   })
 
   it('answers json_schema text formats through Codex\'s output schema', async () => {
