@@ -30,6 +30,15 @@ function deeperThan (value: unknown, limit: number): boolean {
 const where = (e: ErrorObject): string => e.instancePath.split('/').filter((s) => s.length > 0).map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`)).join('')
 
 /**
+ * A client's schema as Ajv takes it: its dialect (draft-07 unless `$schema` names 2020-12) and
+ * the document without `$schema`, which Ajv would otherwise try to resolve.
+ */
+export function schemaDialect (schema: Record<string, unknown>): { dialect: 'draft-07' | '2020-12', document: Record<string, unknown> } {
+  const { $schema: named, ...document } = schema
+  return { dialect: typeof named === 'string' && named.includes('2020-12') ? '2020-12' : 'draft-07', document }
+}
+
+/**
  * Refuses a client's schema (a tool's parameters, a structured output format) that is not a JSON
  * Schema (`"properties": 5`, `"required": "q"`, `"type": "objekt"`) or that nests too deep, with a
  * 400 naming where (`param`): Codex would refuse the whole request, or worse, send the tool
@@ -40,8 +49,8 @@ const where = (e: ErrorObject): string => e.instancePath.split('/').filter((s) =
  */
 export function checkJsonSchema (schema: Record<string, unknown>, param: string, maxDepth = Number.POSITIVE_INFINITY): void {
   if (deeperThan(schema, maxDepth)) throw invalidRequest(`The schema nests more than ${maxDepth} levels deep.`, param, 'invalid_value')
-  const meta = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12') ? draft2020 : draft07
-  const { $schema: _ignored, ...document } = schema
+  const { dialect, document } = schemaDialect(schema)
+  const meta = dialect === '2020-12' ? draft2020 : draft07
   if (meta.validateSchema(document) === true) return
   const first = meta.errors?.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf') ?? meta.errors?.[0]
   const at = first === undefined ? '' : where(first)

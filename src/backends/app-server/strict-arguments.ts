@@ -2,6 +2,7 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import formats, { type FormatsPlugin } from 'ajv-formats'
 import type { Logger } from '../../logger.js'
+import { schemaDialect } from '../../turns/json-schema-check.js'
 import type { ToolSpec } from '../types.js'
 
 // ajv-formats is CommonJS: under Node's ESM interop its plugin is the default export's `default`.
@@ -16,8 +17,42 @@ const addFormats = (formats as unknown as { default: FormatsPlugin }).default
  * corrects itself within the turn, instead of reaching the client.
  */
 
-const draft07 = addFormats(new Ajv({ strict: false, allErrors: true }))
-const draft2020 = addFormats(new Ajv2020({ strict: false, allErrors: true }))
+// addUsedSchema: false, so that a schema with an `$id` is not registered under it (the next
+// request's copy would then be refused as a duplicate id).
+const AJV = {
+  'draft-07': addFormats(new Ajv({ strict: false, allErrors: true, addUsedSchema: false })),
+  '2020-12': addFormats(new Ajv2020({ strict: false, allErrors: true, addUsedSchema: false }))
+}
+
+/** Compiled schemas kept across requests (agents send the same tools every round), least recently used out first. */
+const MAX_COMPILED = 256
+const compiled = new Map<string, { validate: ValidateFunction | null, dialect: keyof typeof AJV, document: Record<string, unknown> }>()
+
+function compiledFor (tool: ToolSpec, log: Logger): ValidateFunction | null {
+  const { dialect, document } = schemaDialect(tool.parameters)
+  const key = `${dialect} ${JSON.stringify(document)}`
+  const known = compiled.get(key)
+  if (known !== undefined) {
+    compiled.delete(key)
+    compiled.set(key, known)
+    return known.validate
+  }
+  let validate: ValidateFunction | null = null
+  try {
+    validate = AJV[dialect].compile(document)
+  } catch (err) {
+    // A schema Ajv cannot compile (an unresolvable $ref) is not enforced rather than failing the turn.
+    log.warn({ err, tool: tool.name }, 'strict tool schema cannot be compiled; its arguments are not checked')
+  }
+  compiled.set(key, { validate, dialect, document })
+  for (const [old, entry] of compiled) {
+    if (compiled.size <= MAX_COMPILED) break
+    compiled.delete(old)
+    // Ajv keeps what it compiled too, by the schema object.
+    AJV[entry.dialect].removeSchema(entry.document)
+  }
+  return validate
+}
 
 export class StrictArguments {
   readonly #validators = new Map<string, ValidateFunction | null>()
@@ -33,25 +68,11 @@ export class StrictArguments {
     return `${namespace ?? ''}/${name}`
   }
 
-  get any (): boolean {
-    return this.#tools.size > 0
-  }
-
   #validator (key: string): ValidateFunction | null {
     const known = this.#validators.get(key)
     if (known !== undefined) return known
     const tool = this.#tools.get(key)
-    let validate: ValidateFunction | null = null
-    if (tool !== undefined) {
-      const { $schema: dialect, ...schema } = tool.parameters
-      const ajv = typeof dialect === 'string' && dialect.includes('2020-12') ? draft2020 : draft07
-      try {
-        validate = ajv.compile(schema)
-      } catch (err) {
-        // A schema Ajv cannot compile (an unresolvable $ref) is not enforced rather than failing the turn.
-        this.#log.warn({ err, tool: tool.name }, 'strict tool schema cannot be compiled; its arguments are not checked')
-      }
-    }
+    const validate = tool === undefined ? null : compiledFor(tool, this.#log)
     this.#validators.set(key, validate)
     return validate
   }

@@ -21,6 +21,14 @@ describe('StrictArguments', () => {
     expect(strict.problem('unknown', undefined, '{}')).toBeUndefined()
   })
 
+  it('keeps checking a schema with an $id request after request (compiled once, not registered by id)', () => {
+    const withId = { $id: 'https://example.test/lookup.json', type: 'object', properties: { q: { type: 'string', minLength: 2 } }, required: ['q'] }
+    for (let round = 0; round < 3; round++) {
+      const strict = new StrictArguments([{ name: 'lookup', parameters: { ...withId }, strict: true }], fakeLogger().log)
+      expect(strict.problem('lookup', undefined, '{"q":"x"}')).toMatch(/must NOT have fewer than 2 characters/)
+    }
+  })
+
   it('does not enforce a schema it cannot compile', () => {
     const strict = new StrictArguments([{ name: 'ref', parameters: { $ref: '#/$defs/missing' }, strict: true }], fakeLogger().log)
     expect(strict.problem('ref', undefined, '{}')).toBeUndefined()
