@@ -2,6 +2,7 @@ import { serverError, timeoutError, type ApiError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { describeExit, lastStderrLine, type CodexChild } from './child-process.js'
 import { spawnProblem } from './codex-command.js'
+import { LOGIN_HINT } from './codex-errors.js'
 
 /**
  * The JSON objects a per-request Codex child prints, one per line. Ends when the child exits;
@@ -46,6 +47,9 @@ export function childExitError (child: CodexChild, bin: string, log: Logger, req
   if (exit?.spawnError !== undefined) return serverError(503, spawnProblem(bin, exit.spawnError), 'codex_unavailable')
   if (child.protocolError !== undefined) return serverError(502, `${child.protocolError.message} (request ${requestId}).`, 'codex_protocol_error')
   const how = describeExit(child, 'closed its output')
-  log.warn({ pid: child.pid, exit, stderr: lastStderrLine(child.stderrTail()) }, `Codex ${how} before finishing the answer`)
+  const stderr = lastStderrLine(child.stderrTail())
+  log.warn({ pid: child.pid, exit, stderr }, `Codex ${how} before finishing the answer`)
+  // Read here, not shown: stderr may hold any client's text.
+  if (/not logged in/i.test(stderr ?? '')) return serverError(503, `Codex is not logged in on this server (request ${requestId}). ${LOGIN_HINT}`, 'codex_not_logged_in')
   return serverError(502, `Codex ${how} before finishing the answer (request ${requestId}; details in the server log).`, 'codex_exited')
 }

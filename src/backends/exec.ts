@@ -1,7 +1,6 @@
 import type { Config } from '../config.js'
 import { isApiError, serverError, type ApiError } from '../errors.js'
 import { INCOMPLETE_RESPONSE } from './codex-error-text.js'
-import { LOGIN_HINT } from './codex-errors.js'
 import type { CodexChild } from './child-process.js'
 import { childExitError } from './child-json-lines.js'
 import { disposeCodexSetup, prepareCodex, type CodexSetup } from './codex-setup.js'
@@ -122,8 +121,7 @@ export class ExecBackend extends ProcessPerTurnBackend {
           break
       }
     }
-    const err = childExitError(child, this.binary.path, this.log, request.requestId)
-    throw /not logged in|login/i.test(err.message) ? serverError(503, `${err.message} ${LOGIN_HINT}`, 'codex_not_logged_in') : err
+    throw childExitError(child, this.binary.path, this.log, request.requestId)
   }
 
   protected override dispose (): void {

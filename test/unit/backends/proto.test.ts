@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -222,6 +222,19 @@ describe('ProtoBackend', () => {
     expect(JSON.stringify(calls.warn)).toContain('simulated crash in the middle of a stream')
     expect(r.events).toEqual([{ type: 'started' }, { type: 'text', itemId: 'msg_proto_0', text: 'echo: ' }, { type: 'text', itemId: 'msg_proto_0', text: 'hello ' }])
     expect(liveChildren().size).toBe(before)
+  })
+
+  it('a child that says on stderr it is not logged in is a 503 naming the login, without its stderr', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cca-nologin-'))
+    const bin = join(dir, 'codex')
+    await writeFile(bin, '#!/bin/sh\necho "Error: Not logged in. client text 123" >&2\nexit 1\n', { mode: 0o755 })
+    try {
+      const e = expectError((await run(await backend(bin))).error, 503, 'codex_not_logged_in')
+      expect(e.message).toContain('codex login')
+      expect(e.message).not.toContain('client text 123')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('never-complete: a stream that stalls fails with a 504 after the idle limit', async () => {
