@@ -125,7 +125,7 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
       const source = event.usage_source ?? 'estimate'
       turns.inc({ dialect, status: String(outcome.status) })
       const conversation = outcome.conversation
-      if (conversation !== undefined) rounds.inc({ dialect, result: conversation.continued ? 'continued' : 'fresh', reason: conversation.reason ?? '' })
+      if (conversation !== undefined) rounds.inc({ dialect, result: conversation.continued ? 'continued' : 'fresh', reason: conversation.continued ? '' : conversation.reason })
       if (outcome.firstTokenMs !== undefined) ttft.observe({ dialect, stream: String(event.stream) }, outcome.firstTokenMs / 1000)
       const labels = { dialect, source, route: event.route, key: keyLabels.of(event.key_name) }
       tokens.inc({ ...labels, kind: 'prompt' }, event.prompt_tokens_est)

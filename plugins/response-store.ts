@@ -9,21 +9,12 @@ declare module 'fastify' {
   }
 }
 
-export interface ResponseStorePluginOptions {
-  /** Another store than the in-memory one (tests, embedding). */
-  store?: ResponseStore | undefined
-}
-
 /** Longest an expired response stays in memory on a quiet server. */
 const SWEEP_MAX_MS = 60_000
 
 /** The response store, bounded by the PROXY_RESPONSES_STORE_* limits, expired ones swept out. */
-const responseStorePlugin: FastifyPluginAsync<ResponseStorePluginOptions> = async (fastify, opts) => {
+const responseStorePlugin: FastifyPluginAsync = async (fastify) => {
   const { PROXY_RESPONSES_STORE_MAX_ENTRIES, PROXY_RESPONSES_STORE_MAX_BYTES, PROXY_RESPONSES_STORE_TTL_MS } = fastify.config
-  if (opts.store !== undefined) {
-    fastify.decorate('responseStore', opts.store)
-    return
-  }
   const store = new MemoryResponseStore({
     maxEntries: PROXY_RESPONSES_STORE_MAX_ENTRIES,
     maxBytes: PROXY_RESPONSES_STORE_MAX_BYTES,

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ApiError } from '../src/errors.js'
-import { adminNames } from '../src/usage/visibility.js'
 
 /**
  * Prometheus text exposition of the app's registry. Its series carry every key's name and token
@@ -8,7 +7,7 @@ import { adminNames } from '../src/usage/visibility.js'
  * `/v1/usage`; PROXY_METRICS_PUBLIC=true opens it to anyone who can reach it.
  */
 const metricsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const admins = adminNames(fastify.config.PROXY_ADMIN_KEY_NAMES)
+  const admins = fastify.usageAdmins
   fastify.get('/metrics', {
     preHandler: async (request) => {
       if (fastify.config.PROXY_METRICS_PUBLIC || admins.has(request.apiKeyName ?? '')) return

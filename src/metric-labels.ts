@@ -1,6 +1,7 @@
-/** Label value for requests that carried no (valid) key, and for everything past the cap. */
+import { OTHER } from './usage/dimensions.js'
+
+/** Label value for requests that carried no (valid) key; everything past the cap is `other`. */
 export const NO_KEY_LABEL = 'none'
-export const OTHER_LABEL = 'other'
 /** The key name the usage log records for a turn without one (auth/api-keys.ts reserves it). */
 export const ANONYMOUS_KEY_NAME = 'anonymous'
 
@@ -23,7 +24,7 @@ export class KeyLabels {
   of (name: string | null | undefined): string {
     if (name === null || name === undefined || name === ANONYMOUS_KEY_NAME) return NO_KEY_LABEL
     if (this.#used.has(name)) return name
-    if (this.#used.size >= this.#cap || !this.#isConfigured(name)) return OTHER_LABEL
+    if (this.#used.size >= this.#cap || !this.#isConfigured(name)) return OTHER
     this.#used.add(name)
     return name
   }

@@ -6,10 +6,9 @@ import { newId, parseResponsesRequest } from '../../src/api/responses/request.js
 import { ResponseAssembler, foldResponse } from '../../src/api/responses/response.js'
 import { ResponseObjectSchema, ResponsesRequestSchema } from '../../src/api/responses/schemas.js'
 import { responsesSse } from '../../src/api/responses/stream.js'
-import { ApiError, invalidRequest } from '../../src/errors.js'
+import { invalidRequest, notFound, type ApiError } from '../../src/errors.js'
 
-const notFound = (id: string): ApiError =>
-  new ApiError(404, `No response with id '${id.slice(0, 128)}' was found.`, { kind: 'not_found', code: 'response_not_found', param: 'response_id' })
+const missing = (id: string): ApiError => notFound(`No response with id '${id.slice(0, 128)}' was found.`, 'response_not_found', 'response_id')
 
 const IdParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) })
 const InputItemListSchema = Type.Object({
@@ -70,7 +69,7 @@ const responsesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: { params: IdParamsSchema, response: { 200: ResponseObjectSchema, ...errors } }
   }, async (request) => {
     const stored = store.get(request.params.id, keyOf(request.apiKeyName))
-    if (stored === undefined) throw notFound(request.params.id)
+    if (stored === undefined) throw missing(request.params.id)
     return stored.response
   })
 
@@ -88,7 +87,7 @@ const responsesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const stored = store.get(request.params.id, keyOf(request.apiKeyName))
-    if (stored === undefined) throw notFound(request.params.id)
+    if (stored === undefined) throw missing(request.params.id)
     // As OpenAI: newest first unless `order=asc`, pages of `limit` (20) after the item `after`.
     const items = request.query.order === 'asc' ? stored.inputItems : [...stored.inputItems].reverse()
     const start = request.query.after === undefined ? 0 : items.findIndex((item) => item.id === request.query.after) + 1
@@ -106,7 +105,7 @@ const responsesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     config: { dialect: 'responses' },
     schema: { params: IdParamsSchema, response: { 200: DeletedSchema, ...errors } }
   }, async (request) => {
-    if (!store.delete(request.params.id, keyOf(request.apiKeyName))) throw notFound(request.params.id)
+    if (!store.delete(request.params.id, keyOf(request.apiKeyName))) throw missing(request.params.id)
     return { id: request.params.id, object: 'response' as const, deleted: true }
   })
 }

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { DIALECT_ROUTE, type DialectName } from '../../src/api/dialect.js'
 import { ErrorEnvelopeSchema } from '../../src/api/openai-envelope.js'
 import { invalidRequest } from '../../src/errors.js'
+import { listOf } from '../../src/http/browser-policy.js'
 import { UsageEventSchema } from '../../src/usage/ledger.js'
 import { parseTime } from '../../src/usage/query.js'
 import { UsageBySchema, UsageGroupSchema, UsageSummarySchema } from '../../src/usage/summary-schema.js'
@@ -28,7 +29,7 @@ function timeParam (value: string | undefined, name: string, fallback: Date): Da
 
 function listParam (value: string | undefined, name: string): string[] | undefined {
   if (value === undefined) return undefined
-  const values = value.split(',').map((v) => v.trim()).filter((v) => v.length > 0)
+  const values = listOf(value)
   if (values.length === 0 || values.length > MAX_FILTER_VALUES || values.some((v) => v.length > 256)) {
     throw invalidRequest(`\`${name}\` must be 1 to ${MAX_FILTER_VALUES} comma-separated values of at most 256 characters.`, name, 'invalid_value')
   }

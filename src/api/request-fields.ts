@@ -14,7 +14,9 @@ export const MAX_ID_LENGTH = 512
 /** Longest name of a replayed tool call (or its namespace); declared tools are held to checkToolName. */
 export const MAX_NAME_LENGTH = 256
 
-type Raw = Readonly<Record<string, unknown>>
+/** A JSON object from a request, before it is checked. */
+export type Raw = Record<string, unknown>
+export const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** `raw[key]` as a non-empty string of at most `max` characters, or a 400 naming `param.key`. */
 export function requiredString (raw: Raw, key: string, param: string, max: number): string {

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs'
-import { ANONYMOUS_KEY_NAME, NO_KEY_LABEL, OTHER_LABEL } from '../metric-labels.js'
+import { ANONYMOUS_KEY_NAME, NO_KEY_LABEL } from '../metric-labels.js'
 import { OTHER } from '../usage/dimensions.js'
 import type { NamedKey } from './key-ring.js'
 
@@ -11,7 +11,7 @@ export const KEY_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
  * into, what a request without a key counts as): a key named so would share their counts, and
  * a non-admin key so named would see them as its own usage.
  */
-export const RESERVED_KEY_NAMES: ReadonlySet<string> = new Set([OTHER, OTHER_LABEL, NO_KEY_LABEL, ANONYMOUS_KEY_NAME])
+export const RESERVED_KEY_NAMES: ReadonlySet<string> = new Set([OTHER, NO_KEY_LABEL, ANONYMOUS_KEY_NAME])
 
 export interface ParsedKeys {
   keys: NamedKey[]

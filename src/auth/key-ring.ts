@@ -46,9 +46,11 @@ export class KeyRing {
 
   /** The name of the key presented, or undefined when it is missing or matches none. */
   match (presented: string | undefined): string | undefined {
+    // Hashed once, compared with every key: the cost does not grow with a hash per key.
+    const digest = keyDigest(presented ?? '')
     let name: string | undefined
     for (const key of this.#keys) {
-      if (checkKey(presented, key.digest).ok) name ??= key.name
+      if (timingSafeEqual(digest, key.digest) && presented !== undefined) name ??= key.name
     }
     return name
   }

@@ -127,13 +127,16 @@ export type FinishReason = 'stop' | 'length' | 'tool_calls'
  * belong to (a new id is a new item) and reasoning deltas their summary part's index, so that each
  * dialect can show items and parts its own way.
  */
+/** Whether a round continued a held conversation, and if not, why a fresh thread was started (metrics, logs). */
+export type ConversationDecision = { continued: true } | { continued: false, reason: string }
+
 export type BackendEvent =
   /** Codex acknowledged the turn: from here on, silence is measured against the idle limit. */
   | {
     type: 'started'
     model?: string | undefined
     /** Backends that keep conversations: whether this round continued one, or why it started fresh. */
-    conversation?: { continued: true } | { continued: false, reason: string } | undefined
+    conversation?: ConversationDecision | undefined
   }
   | { type: 'text', itemId: string, text: string }
   | { type: 'reasoning', itemId: string, summaryIndex: number, text: string }

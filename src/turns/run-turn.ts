@@ -1,5 +1,5 @@
 import { isApiError, namingRequest, timeoutError, toApiError, type ApiError } from '../errors.js'
-import type { BackendEvent, CodexBackend, CompletionRequest, FinishReason, TokenUsage } from '../backends/types.js'
+import type { BackendEvent, CodexBackend, CompletionRequest, ConversationDecision, FinishReason, TokenUsage } from '../backends/types.js'
 import { raceAbort } from '../race-abort.js'
 import { CompletionTally } from '../tokens/completion-tally.js'
 import { countPromptTokens } from '../tokens/prompt-tokens.js'
@@ -22,7 +22,7 @@ export interface TurnOutcome {
   /** The model Codex said it ran, when it said. */
   model: string | undefined
   /** Whether the round continued a held conversation, or why not (backends that keep them). */
-  conversation: { continued: boolean, reason?: string | undefined } | undefined
+  conversation: ConversationDecision | undefined
   /** Codex's counts, else (once the turn ended) the tokenizer's estimate. */
   usage: TokenUsage | undefined
   usageSource: 'codex' | 'estimate'

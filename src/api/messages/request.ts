@@ -2,7 +2,7 @@ import type { ContentPart, ConversationItem, ReasoningEffort, ReasoningSummary, 
 import { invalidRequest } from '../../errors.js'
 import { checkImageUrl } from '../../images/image-url.js'
 import { parseEffort, resolveModel, withRequestedEffort } from '../../models.js'
-import { MAX_ID_LENGTH, MAX_NAME_LENGTH, requiredString } from '../request-fields.js'
+import { isObject, MAX_ID_LENGTH, MAX_NAME_LENGTH, requiredString, type Raw } from '../request-fields.js'
 import type { ParseContext, TurnPlan } from '../../turns/plan.js'
 import { checkToolChoice, functionToolSpec, requireTurnInput, ToolList } from '../../turns/tool-specs.js'
 import { claudeTarget, type ClaudeFamily } from './claude-models.js'
@@ -23,9 +23,6 @@ export interface MessagesTurn extends TurnPlan {
   /** Server tools, unusable blocks and thinking that did not verify, for one log line. */
   dropped: string[]
 }
-
-type Raw = Record<string, unknown>
-const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** Claude Code puts a per-release billing header in the system prompt; it means nothing upstream. */
 const BILLING_HEADER = 'x-anthropic-billing-header:'

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { ContentPart, ConversationItem, OutputFormat, ReasoningSummary, ToolChoice, ToolOutput, ToolSpec } from '../../backends/types.js'
 import { invalidRequest } from '../../errors.js'
 import { checkImageUrl } from '../../images/image-url.js'
-import { MAX_ID_LENGTH, MAX_NAME_LENGTH, optionalString, requiredString } from '../request-fields.js'
+import { isObject, MAX_ID_LENGTH, MAX_NAME_LENGTH, optionalString, requiredString, type Raw } from '../request-fields.js'
 import { parseEffort, resolveModel, withRequestedEffort } from '../../models.js'
 import { checkJsonSchema } from '../../turns/json-schema-check.js'
 import { checkToolChoice, checkToolName, functionToolSpec, requireTurnInput, ToolList } from '../../turns/tool-specs.js'
@@ -49,9 +49,6 @@ const HOSTED_ITEMS = new Set([
 ])
 
 export const newId = (prefix: string): string => `${prefix}_${randomBytes(16).toString('hex')}`
-
-type Raw = Record<string, unknown>
-const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 const toolName = (raw: Raw, param: string): string => checkToolName(requiredString(raw, 'name', param, 128), `${param}.name`)
 

@@ -7,11 +7,11 @@ import type { Logger } from '../../logger.js'
 import { resolveCodexBinary, type CodexBinary } from '../codex-command.js'
 import { CodexHomeWatch } from '../codex-home.js'
 import { disposeCodexSetup, prepareCodex, type CodexSetup } from '../codex-setup.js'
-import { isReasoningEffort, type BackendEvent, type BackendHealth, type CodexBackend, type CodexModel, type CompletionRequest, type ConversationItem, type ReasoningEffort } from '../types.js'
+import { isReasoningEffort, type BackendEvent, type BackendHealth, type CodexBackend, type CodexModel, type CompletionRequest, type ConversationDecision, type ConversationItem, type ReasoningEffort } from '../types.js'
 import { LOGIN_HINT } from '../codex-errors.js'
 import { conversationKeys } from './conversation-key.js'
 import { Conversations, type Held } from './conversations.js'
-import { ThreadSession, type ConversationDecision, type SessionOptions } from './thread-session.js'
+import { ThreadSession, type SessionOptions } from './thread-session.js'
 import { AppServerWorker } from './worker.js'
 
 export interface AppServerBackendOptions {

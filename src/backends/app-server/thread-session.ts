@@ -4,7 +4,7 @@ import { raceAbort } from '../../race-abort.js'
 import { AsyncQueue } from '../async-queue.js'
 import { INCOMPLETE_RESPONSE } from '../codex-error-text.js'
 import { clientSafeText, mapCodexError, type CodexTurnError } from '../codex-errors.js'
-import type { BackendEvent, CompletionRequest, ConversationItem, ReasoningItem, TokenUsage, ToolOutput } from '../types.js'
+import type { BackendEvent, ConversationDecision, CompletionRequest, ConversationItem, ReasoningItem, TokenUsage, ToolOutput } from '../types.js'
 import { dynamicTools, planThread, planTurn, toResponsesHistory, toolingInstructions, type TurnItems } from './items.js'
 import { RpcError } from './rpc-client.js'
 import { StrictArguments } from './strict-arguments.js'
@@ -21,11 +21,6 @@ export interface SessionOptions {
   strictRetries: number
 }
 
-/** Whether this round continues a held thread, and if not, why a fresh one was started (metrics, logs). */
-export type ConversationDecision = { continued: true } | { continued: false, reason: string }
-
-/** How Codex reports an upstream `response.incomplete` (max_output_tokens): an error after the deltas. */
-
 interface Notice {
   method: string
   params: Record<string, unknown>
@@ -39,7 +34,7 @@ interface AppServerUsage {
   reasoningOutputTokens?: number
 }
 
-export function toTokenUsage (u: AppServerUsage | undefined): TokenUsage | undefined {
+function toTokenUsage (u: AppServerUsage | undefined): TokenUsage | undefined {
   if (u === undefined || typeof u.inputTokens !== 'number' || typeof u.outputTokens !== 'number') return undefined
   return {
     promptTokens: u.inputTokens,
