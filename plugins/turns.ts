@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { DIALECT_ROUTE } from '../src/api/dialect.js'
 import { ANONYMOUS_KEY_NAME } from '../src/metric-labels.js'
+import { warmTokenizer } from '../src/tokens/tokenizer.js'
 import type { ParseContext, TurnPlan } from '../src/turns/plan.js'
 import { TurnPipeline, type StartedTurn } from '../src/turns/pipeline.js'
 
@@ -25,6 +26,9 @@ const turnsPlugin: FastifyPluginAsync = async (fastify) => {
     usageAdmins: fastify.usageAdmins,
     observe: (outcome, event) => { fastify.metrics.observeTurn(outcome, event) }
   })
+  // A turn without Codex's counts is estimated with the tokenizer, as count_tokens counts with it:
+  // loaded once at start, not on the first request that needs it.
+  fastify.addHook('onReady', async () => { warmTokenizer() })
   fastify.decorate('turns', {
     context: async (request: FastifyRequest) => await pipeline.context(request.id),
     start: async (request: FastifyRequest, reply: FastifyReply, plan: TurnPlan) => await pipeline.start(plan, {

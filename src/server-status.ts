@@ -47,7 +47,10 @@ export function codexVersion (config: Pick<Config, 'CODEX_BIN'>): string | null 
   }
 }
 
-/** Whether Codex is logged in: its credentials exist and the backend has not found them refused. */
+/**
+ * Whether Codex is logged in: what Codex said (app-server asks it), else (the per-request
+ * backends, or before a worker answered) whether its credentials exist and were not refused.
+ */
 export function codexLoggedIn (home: string, health: BackendHealth): boolean {
-  return existsSync(join(home, 'auth.json')) && !/not logged in/i.test(health.reason ?? '')
+  return health.loggedIn ?? (existsSync(join(home, 'auth.json')) && !/not logged in/i.test(health.reason ?? ''))
 }

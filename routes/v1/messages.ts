@@ -7,7 +7,6 @@ import { MessageAssembler, foldMessage } from '../../src/api/messages/response.j
 import { AnthropicErrorSchema, CountTokensRequestSchema, CountTokensResponseSchema, MessageSchema, MessagesRequestSchema } from '../../src/api/messages/schemas.js'
 import { messagesSse } from '../../src/api/messages/stream.js'
 import { countPromptTokens } from '../../src/tokens/prompt-tokens.js'
-import { warmTokenizer } from '../../src/tokens/tokenizer.js'
 
 const errors = { '4xx': AnthropicErrorSchema, '5xx': AnthropicErrorSchema }
 
@@ -23,8 +22,6 @@ const messagesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const context = async (request: FastifyRequest): Promise<MessagesContext> =>
     ({ ...await fastify.turns.context(request), claudeModels, signatures, keyName: keyOf(request) })
 
-  // count_tokens should answer at once, not after loading the tokenizer on the first call.
-  fastify.addHook('onReady', async () => { warmTokenizer() })
   // Anthropic's SDKs show this header as the request id of an answer or error.
   fastify.addHook('onSend', async (request, reply) => { void reply.header('request-id', request.id) })
 

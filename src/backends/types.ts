@@ -185,6 +185,8 @@ export interface BackendHealth {
   workers?: WorkerStatus[] | undefined
   /** Backends that keep conversations between requests. */
   conversations?: ConversationStats | undefined
+  /** What Codex itself said about its login (app-server's `account/read`), once it said. */
+  loggedIn?: boolean | undefined
 }
 
 export type BackendKind = 'app-server' | 'exec' | 'proto'

@@ -64,6 +64,12 @@ describe('held conversations and their workers', () => {
     await expectOnlyHeldThreads(backend)
   })
 
+  it('/v1/status says logged in as Codex does: a custom provider needs no auth.json', async () => {
+    const { h } = await start({})
+    const status = await request(`${baseUrl(h.app)}/v1/status`, { headers: AUTH })
+    expect(((await status.body.json()) as { codex: { logged_in: boolean } }).codex.logged_in).toBe(true)
+  })
+
   it('starts a crashed worker\'s conversations fresh on their next round, with the whole history', async () => {
     const { h, client, backend } = await start({})
     const history: ChatMessage[] = []

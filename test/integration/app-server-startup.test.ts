@@ -34,6 +34,7 @@ describe('app-server startup problems', () => {
     const res = await chat(app)
     expect(res.status).toBe(503)
     expect(expectEnvelope(res.body, { code: 'codex_not_logged_in' }).message).toMatch(/codex login/)
+    expect((await app.inject({ method: 'GET', url: '/v1/status', headers: AUTH })).json().codex.logged_in).toBe(false)
   })
 
   it('refuses a CODEX_HOME that does not exist', async () => {

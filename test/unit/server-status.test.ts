@@ -17,6 +17,10 @@ describe('server status', () => {
       await writeFile(join(home, 'auth.json'), '{}')
       expect(codexLoggedIn(home, { ready: true })).toBe(true)
       expect(codexLoggedIn(home, { ready: false, reason: 'Codex is not logged in. Run codex login' })).toBe(false)
+      // What Codex itself said wins: an API-key login or a custom provider needs no auth.json.
+      await rm(join(home, 'auth.json'))
+      expect(codexLoggedIn(home, { ready: true, loggedIn: true })).toBe(true)
+      expect(codexLoggedIn(home, { ready: false, loggedIn: false })).toBe(false)
     } finally {
       await rm(home, { recursive: true, force: true })
     }

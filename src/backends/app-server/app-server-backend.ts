@@ -279,7 +279,7 @@ export class AppServerBackend implements CodexBackend {
       ? { id: s.index, pid: null, state: 'starting' as const, inFlight: 0, restarts: s.restarts }
       : s.worker.status(s.restarts)))
     const conversations = this.#conversations.stats()
-    const notReady = (reason: string): BackendHealth => ({ ready: false, reason, workers, conversations })
+    const notReady = (reason: string): BackendHealth => ({ ready: false, reason, workers, conversations, loggedIn: this.#loggedIn })
     if (this.#closed) return notReady('shutting down')
     const home = this.#home.problem
     if (home !== undefined) return notReady(home)
@@ -290,7 +290,7 @@ export class AppServerBackend implements CodexBackend {
       const failed = this.#slots.map((s) => s.worker?.failure?.message).find((m) => m?.includes('while starting') === true)
       return notReady(failed ?? 'no app-server worker is ready yet')
     }
-    return { ready: true, workers, conversations }
+    return { ready: true, workers, conversations, loggedIn: this.#loggedIn }
   }
 
   async models (): Promise<readonly CodexModel[]> {
