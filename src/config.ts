@@ -92,7 +92,7 @@ export const ConfigSchema = Type.Object({
 
   PROXY_CONVERSATION_AFFINITY: Type.Boolean({ default: true, description: 'Run the rounds of one conversation on one Codex thread (app-server backend): the upstream sees one prompt cache key, Codex gets only what is new, tool rounds continue the same turn. false: a fresh thread per request.' }),
   PROXY_CONVERSATIONS_MAX: Type.Integer({ minimum: 0, maximum: 100_000, default: 200, description: 'Conversations held at once (each a Codex thread, about 1 MB of worker memory); the least recently used go first. 0: none.' }),
-  PROXY_CONVERSATIONS_MAX_BYTES: Type.Integer({ minimum: 0, maximum: 64 * 1024 * 1024 * 1024, default: 256 * 1024 * 1024, description: 'History (as JSON) the held conversations may stand for in all; Codex keeps it in memory.' }),
+  PROXY_CONVERSATIONS_MAX_BYTES: Type.Integer({ minimum: 0, maximum: 64 * 1024 * 1024 * 1024, default: 256 * 1024 * 1024, description: 'History (texts, images, call arguments and results, in bytes) the held conversations may stand for in all; Codex keeps it in memory.' }),
   PROXY_CONVERSATION_TTL_MS: Milliseconds(1_800_000, 'A held conversation without a new round for this long is dropped (its thread unloaded); the next round starts fresh.'),
   PROXY_TOOL_CALL_TIMEOUT_MS: Milliseconds(600_000, 'A conversation waiting for tool results this long is dropped (its turn interrupted); a later round starts fresh.'),
   PROXY_STRICT_TOOL_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 2, description: 'How often a strict tool call whose arguments break its schema is sent back to the model with the errors before it goes out as it is.' }),

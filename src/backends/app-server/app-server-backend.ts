@@ -9,7 +9,7 @@ import { CodexHomeWatch } from '../codex-home.js'
 import { disposeCodexSetup, prepareCodex, type CodexSetup } from '../codex-setup.js'
 import { isReasoningEffort, type BackendEvent, type BackendHealth, type CodexBackend, type CodexModel, type CompletionRequest, type ConversationDecision, type ConversationItem, type ReasoningEffort } from '../types.js'
 import { LOGIN_HINT } from '../codex-errors.js'
-import { conversationKeys } from './conversation-key.js'
+import { conversationKeys, extendKeys, historyBytes } from './conversation-key.js'
 import { Conversations, type Held } from './conversations.js'
 import { ThreadSession, type SessionOptions } from './thread-session.js'
 import { AppServerWorker } from './worker.js'
@@ -280,11 +280,8 @@ export class AppServerBackend implements CodexBackend {
       : s.worker.status(s.restarts)))
     const conversations = this.#conversations.stats()
     const notReady = (reason: string): BackendHealth => ({ ready: false, reason, workers, conversations, loggedIn: this.#loggedIn })
-    if (this.#closed) return notReady('shutting down')
-    const home = this.#home.problem
-    if (home !== undefined) return notReady(home)
-    if (this.#problem !== undefined) return notReady(this.#problem.message)
-    if (this.#loggedIn === false) return notReady(`Codex is not logged in. ${LOGIN_HINT}`)
+    const refusal = this.#refusal()
+    if (refusal !== undefined) return notReady(refusal.message)
     if (this.#readyWorkers().length === 0) {
       // A worker that failed to start says why (its `Error: …` line): a config it cannot load, …
       const failed = this.#slots.map((s) => s.worker?.failure?.message).find((m) => m?.includes('while starting') === true)
@@ -297,13 +294,22 @@ export class AppServerBackend implements CodexBackend {
     return this.#models
   }
 
-  /** What refuses every turn, a fresh thread or a held one: shutting down, no usable home, no login. */
-  #assertServing (): void {
-    if (this.#closed) throw serverError(503, 'The server is shutting down.', 'shutting_down')
+  /**
+   * What refuses every turn, a fresh thread or a held one (shutting down, no usable home, a setup
+   * problem, no login); /readyz gives its message as the reason.
+   */
+  #refusal (): ApiError | undefined {
+    if (this.#closed) return serverError(503, 'The server is shutting down.', 'shutting_down')
     const home = this.#home.problem
-    if (home !== undefined) throw serverError(503, home, 'codex_home_unusable')
-    if (this.#problem !== undefined) throw this.#problem
-    if (this.#loggedIn === false) throw serverError(503, `Codex is not logged in on this server. ${LOGIN_HINT}`, 'codex_not_logged_in')
+    if (home !== undefined) return serverError(503, home, 'codex_home_unusable')
+    if (this.#problem !== undefined) return this.#problem
+    if (this.#loggedIn === false) return serverError(503, `Codex is not logged in on this server. ${LOGIN_HINT}`, 'codex_not_logged_in')
+    return undefined
+  }
+
+  #assertServing (): void {
+    const refusal = this.#refusal()
+    if (refusal !== undefined) throw refusal
   }
 
   /** The ready worker with the fewest turns in flight, waiting (bounded) for one to come up. */
@@ -369,10 +375,12 @@ export class AppServerBackend implements CodexBackend {
       yield * session.round(request, items, signal, decision)
       clean = true
     } finally {
-      const keep = clean && affinity && session.usable
+      // `keys` is there exactly when affinity is on.
+      const keep = clean && keys !== undefined && session.usable
       if (keep && !this.#retiring(session.worker)) {
-        const whole = [...request.items, ...session.answer]
-        this.#conversations.hold({ session, owner, fingerprint, keys: conversationKeys(whole).keys, bytes: Buffer.byteLength(JSON.stringify(whole)) })
+        // The request's history was keyed for the lookup above: only the answer is new.
+        const whole = extendKeys(keys.keys, request.items, session.answer)
+        this.#conversations.hold({ session, owner, fingerprint, keys: whole, bytes: historyBytes(request.items) + historyBytes(session.answer) })
       } else {
         this.#conversations.drop(session, keep ? 'worker_gone' : undefined)
       }

@@ -82,6 +82,47 @@ export function conversationKeys (items: readonly ConversationItem[]): Conversat
   return { keys: shapes.map(hash), ends }
 }
 
+/**
+ * The keys of `items` followed by `more`, given the keys of `items`: only `more` is hashed, unless
+ * `items` ends in assistant text that `more` would run on into (consecutive assistant messages
+ * are one key), when the whole is keyed again. A round's history is keyed once, its answer added.
+ */
+export function extendKeys (keys: readonly string[], items: readonly ConversationItem[], more: readonly ConversationItem[]): string[] {
+  const counts = (item: ConversationItem): boolean => item.type !== 'reasoning' &&
+    !(item.type === 'message' && item.role === 'assistant' && item.content.every((p) => p.type === 'text' && p.text.length === 0))
+  const last = items.findLast(counts)
+  if (last?.type === 'message' && last.role === 'assistant') return conversationKeys([...items, ...more]).keys
+  return [...keys, ...conversationKeys(more).keys]
+}
+
+/**
+ * What a history stands for in memory: its texts, image URLs, call arguments, results and
+ * encrypted reasoning, counted as UTF-8. A walk over the strings, not a JSON copy of them: a
+ * history with images runs to megabytes, and this is counted every round.
+ */
+export function historyBytes (items: readonly ConversationItem[]): number {
+  const size = (text: string): number => Buffer.byteLength(text)
+  const parts = (content: readonly ContentPart[]): number => content.reduce((n, p) => n + size(p.type === 'text' ? p.text : p.url), 0)
+  let bytes = 0
+  for (const item of items) {
+    switch (item.type) {
+      case 'message':
+        bytes += parts(item.content)
+        break
+      case 'tool_call':
+        bytes += size(item.id) + size(item.name) + size(item.arguments)
+        break
+      case 'tool_result':
+        bytes += size(item.callId) + (typeof item.output === 'string' ? size(item.output) : parts(item.output))
+        break
+      case 'reasoning':
+        bytes += item.summary.reduce((n, s) => n + size(s), 0) + size(item.encryptedContent ?? '')
+        break
+    }
+  }
+  return bytes
+}
+
 /** A digest of each prefix of a key list: one string for "this conversation up to here". */
 export function prefixDigests (keys: readonly string[]): string[] {
   let digest = ''

@@ -5,7 +5,7 @@ import type { ThreadSession } from './thread-session.js'
 export interface ConversationLimits {
   /** Conversations held at most (each is a Codex thread, about 1 MB in the worker). */
   maxConversations: number
-  /** Bytes of history (as JSON) the held conversations may stand for; Codex keeps it in memory. */
+  /** Bytes of history (historyBytes) the held conversations may stand for; Codex keeps it in memory. */
   maxBytes: number
   /** An idle conversation is dropped after this long without a round. */
   ttlMs: number

@@ -1,9 +1,35 @@
 import { describe, expect, it } from 'vitest'
 import type { ConversationItem } from '../../../../src/backends/types.js'
-import { conversationKeys, isPrefix } from '../../../../src/backends/app-server/conversation-key.js'
+import { conversationKeys, extendKeys, historyBytes, isPrefix } from '../../../../src/backends/app-server/conversation-key.js'
 
 const user = (text: string): ConversationItem => ({ type: 'message', role: 'user', content: [{ type: 'text', text }] })
 const assistant = (text: string): ConversationItem => ({ type: 'message', role: 'assistant', content: [{ type: 'text', text }] })
+
+describe('extendKeys', () => {
+  it('keys a history and its answer as conversationKeys keys the whole, merging assistant text across the join', () => {
+    const reasoning: ConversationItem = { type: 'reasoning', id: 'rs', summary: [], encryptedContent: 'e' }
+    const call: ConversationItem = { type: 'tool_call', id: 'c', name: 'f', arguments: '{}' }
+    const histories: ConversationItem[][] = [
+      [user('q')],
+      [user('q'), assistant('prefill ')],
+      [user('q'), assistant('prefill '), reasoning, assistant('')],
+      [user('q'), call, { type: 'tool_result', callId: 'c', output: 'r' }]
+    ]
+    const answers: ConversationItem[][] = [[assistant('a')], [reasoning, assistant('a'), assistant('b')], [call], []]
+    for (const history of histories) {
+      for (const answer of answers) {
+        expect(extendKeys(conversationKeys(history).keys, history, answer)).toEqual(conversationKeys([...history, ...answer]).keys)
+      }
+    }
+  })
+})
+
+describe('historyBytes', () => {
+  it('counts the strings a history holds, as UTF-8', () => {
+    expect(historyBytes([user('héllo'), { type: 'tool_call', id: 'c1', name: 'fn', arguments: '{}' }, { type: 'tool_result', callId: 'c1', output: [{ type: 'image', url: 'data:x' }] }]))
+      .toBe(6 + (2 + 2 + 2) + (2 + 6))
+  })
+})
 
 describe('conversationKeys', () => {
   it('is the same however a client re-sends the answer', () => {
