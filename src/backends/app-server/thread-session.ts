@@ -2,7 +2,7 @@ import { invalidSubject, serverError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import { raceAbort } from '../../race-abort.js'
 import { AsyncQueue } from '../async-queue.js'
-import { INCOMPLETE_RESPONSE } from '../codex-error-text.js'
+import { INCOMPLETE_RESPONSE, mapCodexText } from '../codex-error-text.js'
 import { clientSafeText, mapCodexError, type CodexTurnError } from '../codex-errors.js'
 import type { BackendEvent, ConversationDecision, CompletionRequest, ConversationItem, ReasoningItem, TokenUsage, ToolOutput } from '../types.js'
 import { dynamicTools, planThread, planTurn, toResponsesHistory, toolingInstructions, type TurnItems } from './items.js'
@@ -78,17 +78,17 @@ function reasoningItem (raw: RawReasoning): ReasoningItem {
 /**
  * A JSON-RPC error answering thread/start, inject_items or turn/start: Codex refused what the
  * request carried (a tool schema it cannot parse, …) — the client's mistake, a 400 saying why —
- * or could not load its configuration (CODEX_HOME trouble, a 503). Anything else passes unchanged.
+ * or failed as a turn can (a configuration it cannot load is a 503), mapped as turn errors are.
+ * Anything else passes unchanged.
  */
 function refusal (err: unknown, requestId: string, subject: 'tools' | 'conversation'): unknown {
   if (!(err instanceof RpcError)) return err
-  if (/failed to load configuration/i.test(err.message)) {
-    return serverError(503, `Codex cannot load its configuration from CODEX_HOME (request ${requestId}).`, 'codex_config_error', err)
-  }
-  if (err.code === -32600 || err.code === -32602) {
+  const invalid = err.code === -32600 || err.code === -32602
+  // A configuration Codex cannot load comes as an invalid request too: it is not the client's.
+  if (invalid && !/failed to load configuration/i.test(err.message)) {
     return invalidSubject(`Codex refused the request: ${clientSafeText(err.message, 500) ?? 'invalid request'} (request ${requestId}).`, subject, 'codex_refused')
   }
-  return serverError(502, `Codex failed (request ${requestId}).`, 'codex_error', err)
+  return mapCodexText(err.message, { requestId })
 }
 
 /** The answer to Codex's `item/tool/call`: what the tool returned, as the model will read it. */
