@@ -1,12 +1,11 @@
 // `npm run docs:screenshots`: the dashboard's pictures in docs/ (docs/dashboard.png for an admin
 // key, docs/dashboard-own-key.png for a key that sees only its own usage), taken in Debian's
 // headless Chromium against a server on 127.0.0.1 with a made-up week of usage.
-import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { baseUrl, startTestApp, TEST_KEY } from '../test/helpers/build-test-app.js'
 import { launchBrowser } from '../test/helpers/browser.js'
 import { REPO_ROOT } from '../test/helpers/paths.js'
-import { syntheticEvents } from '../test/helpers/usage-log.js'
+import { syntheticEvents, writeUsageLog } from '../test/helpers/usage-log.js'
 
 // The waitForFunction callback runs in the page (the project's TypeScript has no DOM library).
 declare const window: { dashboard?: { updates: number } }
@@ -17,7 +16,7 @@ const browser = await launchBrowser({ width: 1280, height: 1000 })
 try {
   const now = Date.now()
   const events = syntheticEvents({ count: 4000, startMs: now - 7 * 86_400_000, endMs: now - 1000, seed: 7 })
-  await writeFile(app.config.TOKEN_LOG_PATH, [...events].map((e) => `${JSON.stringify(e)}\n`).join(''))
+  await writeUsageLog(app.config.TOKEN_LOG_PATH, events)
   for (const [key, file] of [[TEST_KEY, 'dashboard.png'], [ALICE, 'dashboard-own-key.png']] as const) {
     const page = await browser.context.newPage()
     await page.goto(`${baseUrl(app.app)}/ui#key=${key}`)

@@ -4,7 +4,6 @@ import { dirname } from 'node:path'
 import { Type, type Static } from '@sinclair/typebox'
 import type { Logger } from '../logger.js'
 import { compactStamp, utcDay } from './log-files.js'
-import type { UsageGroup, UsageSummary } from './summary-schema.js'
 import { UsageIndex } from './usage-index.js'
 
 /** One line of the usage log: the fields of the original service, plus where the counts came from. */
@@ -29,9 +28,6 @@ export const UsageEventSchema = Type.Object({
   request_id: Type.Optional(Type.String())
 })
 export type UsageEvent = Static<typeof UsageEventSchema>
-
-export { MAX_LINE_BYTES } from './usage-index.js'
-export type { UsageGroup, UsageSummary } from './summary-schema.js'
 
 /** Why a usage log path cannot be used at all (it exists and is not a regular file), or undefined. */
 export function usageLogProblem (path: string): string | undefined {
@@ -138,16 +134,6 @@ export class UsageLedger {
     const open = this.#open
     this.#open = undefined
     await open?.handle.close()
-  }
-
-  /** The last `limit` events of every key, oldest first (UsageIndex.recent). */
-  async tail (limit: number): Promise<UsageEvent[]> {
-    return await this.index.recent(limit)
-  }
-
-  /** Totals (and buckets, with a group) of every key's events with start <= ts < end (UsageIndex.summarize). */
-  async summarize (start: Date, end: Date, group?: UsageGroup | undefined): Promise<UsageSummary> {
-    return await this.index.summarize({ start, end, group })
   }
 
   #rotationDue (open: OpenLog, bytes: number, day: string): boolean {

@@ -76,7 +76,7 @@ async function * readHour (handle: FileHandle, file: IndexedFile, hour: number):
   if (span === undefined) return
   for await (const line of scanLines(handle, span.start, span.end, MAX_LINE_BYTES)) {
     const event = line.skipped ? undefined : parseEvent(line.text)
-    if (event !== undefined && eventHour(event)?.hour === hour) yield { ...event, at: line.start }
+    if (event !== undefined && eventHour(event) === hour) yield { ...event, at: line.start }
   }
 }
 
@@ -231,14 +231,14 @@ export class UsageIndex {
         file.indexed = line.end
         this.#dirty = true
         if (line.skipped) this.#log.warn({ path: file.path, bytes: line.end - line.start }, 'usage log: skipped a line longer than any event')
-        const at = event === undefined ? undefined : eventHour(event)
-        if (event === undefined || at === undefined) continue
+        const hour = event === undefined ? undefined : eventHour(event)
+        if (event === undefined || hour === undefined) continue
         eventValues(event, values)
         const key = dims.key.id(eventKeyName(event))
         const model = dims.model.id(event.effective_model)
         const route = dims.route.id(event.route)
-        file.table.add(at.hour, key, model, route, values, line)
-        file.days.add(Math.floor(at.hour / 24), key, model, route, values)
+        file.table.add(hour, key, model, route, values, line)
+        file.days.add(Math.floor(hour / 24), key, model, route, values)
       }
     }
   }

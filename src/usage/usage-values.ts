@@ -43,9 +43,9 @@ export const HOUR_MS = 3_600_000
 export const MAX_HOUR = 2_000_000
 
 /** The hour (since the epoch) of an event, or undefined when its time is not one a cell can hold. */
-export function eventHour (event: UsageEvent): { hour: number, ms: number } | undefined {
+export function eventHour (event: UsageEvent): number | undefined {
   const ms = Date.parse(event.ts)
   if (Number.isNaN(ms)) return undefined
   const hour = Math.floor(ms / HOUR_MS)
-  return hour < 0 || hour >= MAX_HOUR ? undefined : { hour, ms }
+  return hour < 0 || hour >= MAX_HOUR ? undefined : hour
 }

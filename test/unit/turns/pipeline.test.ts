@@ -65,7 +65,7 @@ describe('TurnPipeline', () => {
     ])
     const turn = await pipeline.start(plan('hello'), caller)
     expect(await collect(turn.events)).toHaveLength(4)
-    const [line] = await ledger.tail(5)
+    const [line] = await ledger.index.recent(5)
     expect(line).toMatchObject({
       route: '/v1/messages',
       dialect: 'messages',
@@ -90,7 +90,7 @@ describe('TurnPipeline', () => {
     const events = await collect(await turn.ready())
     expect(events.some((e) => e.type === 'text' && e.text.startsWith('Usage from'))).toBe(true)
     expect(seen).toHaveLength(0)
-    expect((await ledger.tail(1))[0]?.effective_model).toBe('usage-query')
+    expect((await ledger.index.recent(1))[0]?.effective_model).toBe('usage-query')
   })
 
   it('hands the parser what it needs to know about the server', async () => {

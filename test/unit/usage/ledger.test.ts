@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { MAX_LINE_BYTES, UsageLedger, usageLogProblem, type UsageEvent } from '../../../src/usage/ledger.js'
+import { UsageLedger, usageLogProblem, type UsageEvent } from '../../../src/usage/ledger.js'
+import { MAX_LINE_BYTES } from '../../../src/usage/usage-index.js'
 import { fakeLogger } from '../support.js'
 
 let dir: string
@@ -51,7 +52,7 @@ describe('UsageLedger appends', () => {
     const ledger = new UsageLedger(path, fakeLogger().log)
     ledger.append(event(2))
     await ledger.close()
-    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-2'])
+    expect((await ledger.index.recent(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-2'])
   })
 
   it('logs one error for an unwritable path and never throws', async () => {
@@ -66,7 +67,7 @@ describe('UsageLedger appends', () => {
     expect(calls.error).toHaveLength(1)
     expect(calls.error[0]?.[0]).toMatchObject({ path: join(file, 'sub', 'usage.ndjson') })
     expect(String(calls.error[0]?.[1])).toContain('TOKEN_LOG_PATH')
-    await expect(ledger.tail(10)).resolves.toEqual([])
+    await expect(ledger.index.recent(10)).resolves.toEqual([])
     await expect(ledger.close()).resolves.toBeUndefined()
   })
 })
@@ -74,7 +75,7 @@ describe('UsageLedger appends', () => {
 describe('UsageLedger.tail', () => {
   it('returns [] for a missing file', async () => {
     const ledger = new UsageLedger(join(dir, 'missing.ndjson'), fakeLogger().log)
-    await expect(ledger.tail(5)).resolves.toEqual([])
+    await expect(ledger.index.recent(5)).resolves.toEqual([])
   })
 
   it('returns the last n events oldest first, across 64 KiB chunks', async () => {
@@ -86,12 +87,12 @@ describe('UsageLedger.tail', () => {
     await ledger.flush()
     expect((await stat(path)).size).toBeGreaterThan(4 * 64 * 1024)
     for (const n of [1, 7, 300, 700, total - 1, total]) {
-      const tail = await ledger.tail(n)
+      const tail = await ledger.index.recent(n)
       expect(tail.map((e) => e.request_id)).toEqual(Array.from({ length: n }, (_, k) => `req-${total - n + k}`))
     }
-    expect((await ledger.tail(total + 500)).length).toBe(total)
-    expect(await ledger.tail(0)).toEqual([])
-    const [last] = await ledger.tail(1)
+    expect((await ledger.index.recent(total + 500)).length).toBe(total)
+    expect(await ledger.index.recent(0)).toEqual([])
+    const [last] = await ledger.index.recent(1)
     expect(last).toEqual(event(total - 1, undefined, { user_agent: 'ua'.repeat(40 + ((total - 1) % 13)) }))
     await ledger.close()
   })
@@ -100,14 +101,14 @@ describe('UsageLedger.tail', () => {
     const path = join(dir, 'usage.ndjson')
     await writeFile(path, [JSON.stringify(event(1)), 'garbage{', '', '{"no":"ts"}', JSON.stringify(event(2))].join('\n'))
     const ledger = new UsageLedger(path, fakeLogger().log)
-    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-2'])
+    expect((await ledger.index.recent(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-2'])
   })
 
   it('sees appends that are still queued', async () => {
     const ledger = new UsageLedger(join(dir, 'usage.ndjson'), fakeLogger().log)
     ledger.append(event(1))
     ledger.append(event(2))
-    expect((await ledger.tail(1)).map((e) => e.request_id)).toEqual(['req-2'])
+    expect((await ledger.index.recent(1)).map((e) => e.request_id)).toEqual(['req-2'])
     await ledger.close()
   })
 })
@@ -130,7 +131,7 @@ describe('UsageLedger.summarize', () => {
 
   it('totals the events with start <= ts < end', async () => {
     const ledger = await filled()
-    expect(await ledger.summarize(START, END)).toMatchObject({
+    expect(await ledger.index.summarize({ start: START, end: END })).toMatchObject({
       start: '2025-01-01T10:00:00.000Z',
       end: '2025-01-03T00:00:00.000Z',
       total_requests: 4,
@@ -143,7 +144,7 @@ describe('UsageLedger.summarize', () => {
 
   it('buckets by hour', async () => {
     const ledger = await filled()
-    const summary = await ledger.summarize(START, END, 'hour')
+    const summary = await ledger.index.summarize({ start: START, end: END, group: 'hour' })
     expect(summary.group).toBe('hour')
     expect(summary.buckets).toMatchObject([
       { ts: '2025-01-01T10:00:00.000Z', requests: 2, prompt_tokens_est: 5, completion_tokens_est: 10, total_tokens_est: 15 },
@@ -155,7 +156,7 @@ describe('UsageLedger.summarize', () => {
 
   it('buckets by day', async () => {
     const ledger = await filled()
-    const summary = await ledger.summarize(new Date('2025-01-01T00:00:00Z'), new Date('2025-01-04T00:00:00Z'), 'day')
+    const summary = await ledger.index.summarize({ start: new Date('2025-01-01T00:00:00Z'), end: new Date('2025-01-04T00:00:00Z'), group: 'day' })
     expect(summary.total_requests).toBe(6)
     expect(summary.buckets).toMatchObject([
       { ts: '2025-01-01T00:00:00.000Z', requests: 4, prompt_tokens_est: 10, completion_tokens_est: 20, total_tokens_est: 30 },
@@ -167,7 +168,7 @@ describe('UsageLedger.summarize', () => {
 
   it('answers zeros (and no buckets) for a missing file', async () => {
     const ledger = new UsageLedger(join(dir, 'missing.ndjson'), fakeLogger().log)
-    expect(await ledger.summarize(START, END)).toEqual({
+    expect(await ledger.index.summarize({ start: START, end: END })).toEqual({
       start: START.toISOString(),
       end: END.toISOString(),
       total_requests: 0,
@@ -180,7 +181,7 @@ describe('UsageLedger.summarize', () => {
       estimated_requests: 0,
       total_duration_ms: 0
     })
-    expect(await ledger.summarize(START, END, 'day')).toMatchObject({ group: 'day', buckets: [] })
+    expect(await ledger.index.summarize({ start: START, end: END, group: 'day' })).toMatchObject({ group: 'day', buckets: [] })
   })
 })
 
@@ -197,12 +198,12 @@ describe('UsageLedger and log rotation', () => {
     expect(await ids(path)).toEqual(['req-2'])
     expect(await ids(`${path}.1`)).toEqual(['req-1'])
     // The rotated file still counts.
-    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-2'])
+    expect((await ledger.index.recent(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-2'])
     await unlink(path)
     ledger.append(event(3))
     await ledger.flush()
     expect(await ids(path)).toEqual(['req-3'])
-    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-3'])
+    expect((await ledger.index.recent(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-3'])
     await ledger.close()
   })
 
@@ -229,7 +230,7 @@ describe('UsageLedger and log rotation', () => {
     const lines = (await readFile(path, 'utf8')).split('\n')
     expect(lines.at(-1)).toBe('')
     expect(lines.slice(-3, -1).map((l) => (JSON.parse(l) as UsageEvent).request_id)).toEqual(['req-3', 'req-4'])
-    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-3', 'req-4'])
+    expect((await ledger.index.recent(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-3', 'req-4'])
   })
 
   it('skips lines longer than any event when reading, forwards and backwards', async () => {
@@ -238,8 +239,8 @@ describe('UsageLedger and log rotation', () => {
     await writeFile(path, [JSON.stringify(event(1)), huge, JSON.stringify(event(2)), huge].join('\n') + '\n' + huge)
     const { log, calls } = fakeLogger()
     const ledger = new UsageLedger(path, log)
-    expect((await ledger.tail(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-2'])
-    const summary = await ledger.summarize(new Date(0), new Date('2030-01-01'))
+    expect((await ledger.index.recent(10)).map((e) => e.request_id)).toEqual(['req-1', 'req-2'])
+    const summary = await ledger.index.summarize({ start: new Date(0), end: new Date('2030-01-01') })
     expect(summary.total_requests).toBe(2)
     expect(calls.warn.length).toBeGreaterThan(0)
   })
@@ -265,7 +266,7 @@ describe('UsageLedger rotating the log itself', () => {
     expect(await lines(`${path}.2025-01-01`)).toEqual(['req-1', 'req-2'])
     expect(await lines(`${path}.2025-01-02`)).toEqual(['req-3'])
     expect(await lines(path)).toEqual(['req-4'])
-    const summary = await ledger.summarize(new Date('2025-01-01T00:00:00Z'), new Date('2025-01-04T00:00:00Z'), 'day')
+    const summary = await ledger.index.summarize({ start: new Date('2025-01-01T00:00:00Z'), end: new Date('2025-01-04T00:00:00Z'), group: 'day' })
     expect(summary).toMatchObject({ total_requests: 4, prompt_tokens_est: 10 })
     expect(summary.buckets?.map((b) => b.requests)).toEqual([2, 1, 1])
     await ledger.close()
@@ -283,7 +284,7 @@ describe('UsageLedger rotating the log itself', () => {
     for (const name of rotated) expect(name).toMatch(/^usage\.ndjson\.\d{8}T\d{6}Z(-\d+)?$/)
     const all = [...(await Promise.all(rotated.map(async (n) => await lines(join(dir, n))))).flat(), ...await lines(path)]
     expect(all.sort()).toEqual(Array.from({ length: 9 }, (_, i) => `req-${i + 1}`).sort())
-    expect((await ledger.tail(100)).map((e) => e.request_id)).toEqual(Array.from({ length: 9 }, (_, i) => `req-${i + 1}`))
+    expect((await ledger.index.recent(100)).map((e) => e.request_id)).toEqual(Array.from({ length: 9 }, (_, i) => `req-${i + 1}`))
     await ledger.close()
   })
 })
