@@ -3,7 +3,8 @@ import type { FastifyRequest } from 'fastify'
 import { parseClaudeModels } from '../../src/api/messages/claude-models.js'
 import { messagesDialect } from '../../src/api/messages/errors.js'
 import { parseMessagesRequest, type MessagesContext } from '../../src/api/messages/request.js'
-import { MessageAssembler, foldMessage } from '../../src/api/messages/response.js'
+import { foldAssembled } from '../../src/api/assembled-stream.js'
+import { MessageAssembler } from '../../src/api/messages/response.js'
 import { AnthropicErrorSchema, CountTokensRequestSchema, CountTokensResponseSchema, MessageSchema, MessagesRequestSchema } from '../../src/api/messages/schemas.js'
 import { messagesSse } from '../../src/api/messages/stream.js'
 import { countPromptTokens } from '../../src/tokens/prompt-tokens.js'
@@ -33,7 +34,7 @@ const messagesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     if (turn.dropped.length > 0) request.log.info({ dropped: turn.dropped }, 'server tools and blocks that cannot be replayed here: dropped')
     const run = await fastify.turns.start(request, reply, turn)
     const assembler = new MessageAssembler({ model: turn.requestedModel, thinking: turn.thinking, signatures, keyName: keyOf(request) })
-    if (!turn.stream) return await foldMessage(run.events, assembler)
+    if (!turn.stream) return (await foldAssembled(run.events, assembler)).message()
     return reply.sse(messagesSse(await run.ready(), assembler), messagesDialect)
   })
 

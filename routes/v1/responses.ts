@@ -3,8 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorEnvelopeSchema } from '../../src/api/openai-envelope.js'
 import { responsesDialect } from '../../src/api/responses/errors.js'
 import { newId, parseResponsesRequest } from '../../src/api/responses/request.js'
-import { ResponseAssembler, foldResponse } from '../../src/api/responses/response.js'
-import { ResponseObjectSchema, ResponsesRequestSchema } from '../../src/api/responses/schemas.js'
+import { foldAssembled } from '../../src/api/assembled-stream.js'
+import { ResponseAssembler } from '../../src/api/responses/response.js'
+import { ResponseObjectSchema, ResponsesRequestSchema, type ResponseObject } from '../../src/api/responses/schemas.js'
 import { responsesSse } from '../../src/api/responses/stream.js'
 import { invalidRequest, notFound, type ApiError } from '../../src/errors.js'
 
@@ -50,17 +51,16 @@ const responsesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       customTools: turn.customTools,
       includeEncrypted: turn.includeEncrypted
     })
-    const save = (): void => {
+    const save = (response: ResponseObject): void => {
       if (!turn.store) return
-      const response = assembler.response()
       store.put({ id: response.id, keyName, response, inputItems: turn.inputItems, items: [...turn.ownItems, ...assembler.conversation()], previousId })
     }
     if (!turn.stream) {
-      const response = await foldResponse(run.events, assembler)
-      save()
+      const response = (await foldAssembled(run.events, assembler)).response()
+      save(response)
       return response
     }
-    const stream = responsesSse(await run.ready(), assembler, save)
+    const stream = responsesSse(await run.ready(), assembler, () => { save(assembler.response()) })
     return reply.sse(stream.frames, responsesDialect, stream.closing)
   })
 

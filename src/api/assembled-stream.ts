@@ -7,6 +7,13 @@ export interface StreamAssembler<Wire> {
   finish: () => Wire[]
 }
 
+/** A non-streamed answer: every event pushed, then finished; the assembler holds the result. */
+export async function foldAssembled<A extends StreamAssembler<unknown>> (events: AsyncIterable<BackendEvent>, assembler: A): Promise<A> {
+  for await (const event of events) assembler.push(event)
+  assembler.finish()
+  return assembler
+}
+
 /**
  * The frames of a stream that an assembler builds (the Responses and Messages APIs): its opening
  * events, each backend event's, and its closing ones; a failure ends the stream with the dialect's

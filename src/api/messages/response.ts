@@ -206,10 +206,3 @@ export class MessageAssembler {
     return [{ type: 'content_block_stop', index: open.index }]
   }
 }
-
-/** Folds a turn's events into one message (the non-stream answer). */
-export async function foldMessage (events: AsyncIterable<BackendEvent>, assembler: MessageAssembler): Promise<Message> {
-  for await (const event of events) assembler.push(event)
-  assembler.finish()
-  return assembler.message()
-}

@@ -265,10 +265,3 @@ function customInput (args: string): string {
   }
   return args
 }
-
-/** The non-stream answer: the same events, folded. Errors are thrown (the HTTP status and envelope). */
-export async function foldResponse (events: AsyncIterable<BackendEvent>, assembler: ResponseAssembler): Promise<ResponseObject> {
-  for await (const event of events) assembler.push(event)
-  assembler.finish()
-  return assembler.response()
-}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { foldAssembled } from '../../../../src/api/assembled-stream.js'
 import { messagesDialect } from '../../../../src/api/messages/errors.js'
-import { MessageAssembler, foldMessage, toMessageUsage, type MessageEvent } from '../../../../src/api/messages/response.js'
+import { MessageAssembler, toMessageUsage, type MessageEvent } from '../../../../src/api/messages/response.js'
 import { messagesSse } from '../../../../src/api/messages/stream.js'
 import { ThinkingSignatures } from '../../../../src/api/messages/thinking-signature.js'
 import type { BackendEvent } from '../../../../src/backends/types.js'
@@ -48,16 +49,16 @@ describe('MessageAssembler', () => {
 
   it('makes a signed empty thinking block for reasoning without a summary, and none without thinking asked for', async () => {
     const done: BackendEvent = { type: 'reasoning_done', item: { type: 'reasoning', id: 'rs_2', summary: [], encryptedContent: 'enc_2' } }
-    const shown = await foldMessage(events(done, { type: 'text', itemId: 'm', text: 'x' }, { type: 'done', finishReason: 'stop' }), assembler())
+    const shown = (await foldAssembled(events(done, { type: 'text', itemId: 'm', text: 'x' }, { type: 'done', finishReason: 'stop' }), assembler())).message()
     expect(shown.content.map((b) => b.type)).toEqual(['thinking', 'text'])
     expect(shown.content[0]).toMatchObject({ thinking: '' })
-    const hidden = await foldMessage(events(...REASONING, { type: 'text', itemId: 'm', text: 'x' }, { type: 'done', finishReason: 'stop' }), assembler(false))
+    const hidden = (await foldAssembled(events(...REASONING, { type: 'text', itemId: 'm', text: 'x' }, { type: 'done', finishReason: 'stop' }), assembler(false))).message()
     expect(hidden.content).toEqual([{ type: 'text', text: 'x' }])
   })
 
   it('maps the finish: length is max_tokens, a plain stop end_turn', async () => {
-    expect((await foldMessage(events({ type: 'text', itemId: 'm', text: 'x' }, { type: 'done', finishReason: 'length' }), assembler())).stop_reason).toBe('max_tokens')
-    expect((await foldMessage(events({ type: 'text', itemId: 'm', text: 'x' }, { type: 'done', finishReason: 'stop' }), assembler())).stop_reason).toBe('end_turn')
+    expect(((await foldAssembled(events({ type: 'text', itemId: 'm', text: 'x' }, { type: 'done', finishReason: 'length' }), assembler())).message()).stop_reason).toBe('max_tokens')
+    expect(((await foldAssembled(events({ type: 'text', itemId: 'm', text: 'x' }, { type: 'done', finishReason: 'stop' }), assembler())).message()).stop_reason).toBe('end_turn')
   })
 
   it('counts input without the cache reads, as Anthropic does', () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { foldAssembled } from '../../../../src/api/assembled-stream.js'
 import { errorEvent } from '../../../../src/api/responses/errors.js'
 import { parseResponsesRequest } from '../../../../src/api/responses/request.js'
-import { ResponseAssembler, foldResponse, toResponseUsage, type ResponseMeta, type WireEvent } from '../../../../src/api/responses/response.js'
+import { ResponseAssembler, toResponseUsage, type ResponseMeta, type WireEvent } from '../../../../src/api/responses/response.js'
 import type { BackendEvent } from '../../../../src/backends/types.js'
 import { rateLimited } from '../../../../src/errors.js'
 
@@ -110,7 +111,7 @@ describe('ResponseAssembler', () => {
 
   it('folds the same events into the non-stream response object', async () => {
     const a = new ResponseAssembler(meta())
-    const response = await foldResponse(stream([{ type: 'started' }, { type: 'text', itemId: 'msg_1', text: 'Hi' }, USAGE, DONE]), a)
+    const response = (await foldAssembled(stream([{ type: 'started' }, { type: 'text', itemId: 'msg_1', text: 'Hi' }, USAGE, DONE]), a)).response()
     expect(response).toMatchObject({ id: 'resp_1', object: 'response', status: 'completed', model: 'codex-5', output: [{ type: 'message', content: [{ text: 'Hi' }] }], usage: { total_tokens: 120 } })
     // Echoed fields of the request ride along.
     expect(response).toMatchObject({ tool_choice: 'auto', truncation: 'disabled', store: true, text: { format: { type: 'text' } } })
