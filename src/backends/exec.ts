@@ -1,6 +1,5 @@
 import type { Config } from '../config.js'
 import { isApiError, serverError, type ApiError } from '../errors.js'
-import { INCOMPLETE_RESPONSE } from './codex-error-text.js'
 import type { CodexChild } from './child-process.js'
 import { childExitError } from './child-json-lines.js'
 import { disposeCodexSetup, prepareCodex, type CodexSetup } from './codex-setup.js'
@@ -109,13 +108,8 @@ export class ExecBackend extends ProcessPerTurnBackend {
           // An `error` may also be "Reconnecting… n/5", Codex retrying on its own: fail fast, the
           // client's SDK retries.
           const message = event.type === 'error' ? event.message : (event.error as { message?: unknown } | undefined)?.message
-          const text = typeof message === 'string' ? message : 'Codex reported an error'
-          // The upstream stopped for length (response.incomplete): the message printed before is the answer.
-          if (INCOMPLETE_RESPONSE.test(text)) {
-            yield { type: 'done', finishReason: 'length' }
-            return
-          }
-          throw this.turnFailure(text, request)
+          yield * this.failedTurn(typeof message === 'string' ? message : 'Codex reported an error', request)
+          return
         }
         default:
           break

@@ -5,7 +5,7 @@ import { CodexChild } from './child-process.js'
 import { CodexHomeWatch } from './codex-home.js'
 import { childJsonLines } from './child-json-lines.js'
 import { resolveCodexBinary, type CodexBinary } from './codex-command.js'
-import { mapCodexText } from './codex-error-text.js'
+import { INCOMPLETE_RESPONSE, mapCodexText } from './codex-error-text.js'
 import type { BackendCapabilities, BackendEvent, BackendHealth, BackendKind, CodexBackend, CodexModel, CompletionRequest } from './types.js'
 
 export interface ProcessPerTurnOptions {
@@ -71,12 +71,17 @@ export abstract class ProcessPerTurnBackend implements CodexBackend {
   protected abstract events (lines: AsyncIterable<Record<string, unknown>>, child: CodexChild, request: CompletionRequest): AsyncGenerator<BackendEvent>
 
   /**
-   * A failure the child reported as text (Codex's message: the upstream's status, body and URL),
-   * as the HTTP error app-server's would be. The whole message is for the operator's log only.
+   * The end of a turn the child reported failed, as text (Codex's message: the upstream's status,
+   * body and URL). An upstream stop for length (response.incomplete) ends it with the text so far;
+   * anything else is the HTTP error app-server's would be, the whole message for the log only.
    */
-  protected turnFailure (message: string, request: CompletionRequest): ApiError {
+  protected * failedTurn (message: string, request: CompletionRequest): Generator<BackendEvent, void> {
+    if (INCOMPLETE_RESPONSE.test(message)) {
+      yield { type: 'done', finishReason: 'length' }
+      return
+    }
     this.log.warn({ requestId: request.requestId, codexError: message }, 'Codex turn failed')
-    return mapCodexText(message, { requestId: request.requestId })
+    throw mapCodexText(message, { requestId: request.requestId })
   }
 
   health (): BackendHealth {

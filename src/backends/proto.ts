@@ -3,7 +3,6 @@ import { serverError, type ApiError } from '../errors.js'
 import type { CodexChild } from './child-process.js'
 import { childExitError } from './child-json-lines.js'
 import { binaryProblem, codexEnv } from './codex-command.js'
-import { INCOMPLETE_RESPONSE } from './codex-error-text.js'
 import { setupProblem } from './codex-home.js'
 import { ProcessPerTurnBackend, type ProcessPerTurnOptions, type TurnProcess } from './process-per-turn.js'
 import { joinTranscript } from './transcript.js'
@@ -148,11 +147,8 @@ export class ProtoBackend extends ProcessPerTurnBackend {
           return
         case 'error':
           // Codex's message (an upstream status, its body and URL) is mapped as on the other backends.
-          if (INCOMPLETE_RESPONSE.test(msg.message ?? '')) {
-            yield { type: 'done', finishReason: 'length' }
-            return
-          }
-          throw this.turnFailure(msg.message ?? 'Codex reported an error', request)
+          yield * this.failedTurn(msg.message ?? 'Codex reported an error', request)
+          return
         case 'turn_aborted':
           throw serverError(502, `Codex aborted the turn (${msg.reason ?? 'unknown reason'}).`, 'codex_error')
         case 'exec_approval_request':
